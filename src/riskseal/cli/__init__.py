@@ -1,0 +1,72 @@
+"""The ``riskseal`` command line: a thin layer over the library.
+
+Exit codes: 0 ok / verified, 1 a check or verification failed, 2 usage, configuration or
+I/O error. ``main(argv)`` runs in-process, which is how the tests drive it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from riskseal.cli._common import EXIT_ERROR, CliState, err
+from riskseal.cli.config import config_app
+from riskseal.cli.demo import demo
+from riskseal.cli.stack import stack_app
+from riskseal.errors import RiskSealError
+
+app = typer.Typer(
+    name="riskseal",
+    help="Risk-based access decisions on Kafka and a sealed, verifiable audit trail in S3.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(stack_app, name="stack")
+app.add_typer(config_app, name="config")
+app.command("demo")(demo)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="RISKSEAL_CONFIG",
+            help="TOML file of settings (names as in docs/CONFIGURATION.md).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")
+    ] = False,
+) -> None:
+    ctx.obj = CliState(config=config, verbose=verbose)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in args or "-v" in args
+    try:
+        app(args=args, prog_name="riskseal", standalone_mode=True)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)
+    except RiskSealError as exc:
+        if verbose:
+            err.print_exception()
+        err.print(f"error: {exc}", markup=False)
+        return EXIT_ERROR
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Shared pieces of the CLI: settings loading, consoles and exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from riskseal.settings import Settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # a verification or check failed
+EXIT_ERROR = 2  # usage, configuration or I/O error
+
+# Results go to stdout; progress, OK:/FAIL: lines and errors go to stderr.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class CliState:
+    """Options given before the sub-command (``riskseal --config F stack up``)."""
+
+    config: Path | None = None
+    verbose: bool = False
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings from the environment and ``--config``, with the given overrides."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        if self.config is not None:
+            return Settings.from_toml(self.config, **given)
+        return Settings.from_env(**given)
+
+
+def state(ctx: typer.Context) -> CliState:
+    """The CliState stored by the top-level callback."""
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliState):
+        obj = CliState()
+        ctx.find_root().obj = obj
+    return obj

@@ -1,0 +1,122 @@
+"""The S3 identities of the local stack: admin, sealer (writer) and auditor (read-only).
+
+Keys are random, made at the first ``stack up`` and kept, mode 0600, in the data directory
+as a SeaweedFS ``-s3.config`` file; later starts reuse them so exported credentials stay valid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from riskseal.errors import ProvisioningError
+
+ADMIN, SEALER, AUDITOR = "admin", "sealer", "auditor"
+SEALER_ACTIONS = ("Read", "List", "Write", "PutObjectRetention")
+AUDITOR_ACTIONS = ("Read", "List", "GetObjectRetention", "GetBucketObjectLockConfiguration")
+
+
+@dataclass(frozen=True, slots=True)
+class S3Credentials:
+    """An access key pair; the secret never shows in repr or logs."""
+
+    access_key_id: str
+    secret_access_key: SecretStr
+
+
+@dataclass(frozen=True, slots=True)
+class StackIdentities:
+    """The three key pairs of the local stack."""
+
+    admin: S3Credentials
+    sealer: S3Credentials
+    auditor: S3Credentials
+
+    @classmethod
+    def generate(cls) -> StackIdentities:
+        """Fresh random key pairs."""
+
+        def pair(role: str) -> S3Credentials:
+            return S3Credentials(
+                access_key_id=f"RS{role.upper()}{secrets.token_hex(6).upper()}",
+                secret_access_key=SecretStr(secrets.token_urlsafe(30)),
+            )
+
+        return cls(admin=pair(ADMIN), sealer=pair(SEALER), auditor=pair(AUDITOR))
+
+    def weed_config(self, bucket: str) -> dict[str, Any]:
+        """The SeaweedFS ``-s3.config`` document granting each identity its actions."""
+
+        def identity(name: str, creds: S3Credentials, actions: list[str]) -> dict[str, Any]:
+            return {
+                "name": name,
+                "credentials": [
+                    {
+                        "accessKey": creds.access_key_id,
+                        "secretKey": creds.secret_access_key.get_secret_value(),
+                    }
+                ],
+                "actions": actions,
+            }
+
+        return {
+            "identities": [
+                identity(ADMIN, self.admin, ["Admin", "Read", "List", "Tagging", "Write"]),
+                # SeaweedFS has no put-only action: "Write" also allows a plain DELETE, which
+                # only adds a delete marker on a versioned, locked bucket (the verifier reads
+                # every version); locked versions cannot be deleted by anyone. Lock headers on
+                # PUT need PutObjectRetention.
+                identity(
+                    SEALER,
+                    self.sealer,
+                    [f"{action}:{bucket}" for action in SEALER_ACTIONS],
+                ),
+                identity(
+                    AUDITOR,
+                    self.auditor,
+                    [f"{action}:{bucket}" for action in AUDITOR_ACTIONS],
+                ),
+            ]
+        }
+
+    def save(self, path: Path, bucket: str) -> None:
+        """Write the SeaweedFS identity file, readable by the owner only."""
+        data = json.dumps(self.weed_config(bucket), indent=2).encode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        path.chmod(0o600)
+
+    @classmethod
+    def load(cls, path: Path) -> StackIdentities:
+        """Read the identity file written by :meth:`save`."""
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            by_name = {
+                entry["name"]: S3Credentials(
+                    access_key_id=entry["credentials"][0]["accessKey"],
+                    secret_access_key=SecretStr(entry["credentials"][0]["secretKey"]),
+                )
+                for entry in document["identities"]
+            }
+            return cls(admin=by_name[ADMIN], sealer=by_name[SEALER], auditor=by_name[AUDITOR])
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+            raise ProvisioningError(
+                f"S3 identity file {path} is unreadable or incomplete ({exc!r}); "
+                "run `riskseal stack down --wipe` and start again"
+            ) from exc
+
+    @classmethod
+    def load_or_create(cls, path: Path, bucket: str) -> StackIdentities:
+        """Reuse the identities of an earlier start, or make and save new ones."""
+        if path.exists():
+            return cls.load(path)
+        identities = cls.generate()
+        identities.save(path, bucket)
+        return identities

@@ -1,0 +1,76 @@
+"""Which ports the local stack listens on, and whether they are free."""
+
+from __future__ import annotations
+
+import random
+import socket
+from dataclasses import dataclass
+
+from riskseal.errors import PortInUseError, StackError
+
+# SeaweedFS `weed mini` runs several servers; each gets an explicit port, because a busy
+# default port is silently moved to the next free one, which would break our endpoints.
+WEED_INTERNAL_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StackPorts:
+    """The ports of one local stack: Kafka, S3, and SeaweedFS's internal servers."""
+
+    kafka: int
+    s3: int
+
+    @property
+    def weed_internal(self) -> dict[str, int]:
+        """``weed mini`` port flags of the internal servers, on the ports after the S3 port."""
+        return {flag: self.s3 + 1 + i for i, flag in enumerate(WEED_INTERNAL_FLAGS)}
+
+    def all(self) -> dict[str, int]:
+        """Every port with the service that uses it."""
+        return {
+            "kafka": self.kafka,
+            "s3": self.s3,
+            **{f"seaweedfs -{flag}": port for flag, port in self.weed_internal.items()},
+        }
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True when a server could bind ``host:port`` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # Servers set SO_REUSEADDR, so a port held only by TIME_WAIT sockets is free to them.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def ensure_ports_free(host: str, ports: StackPorts) -> None:
+    """Raise PortInUseError naming the first port that is already taken."""
+    for service, port in ports.all().items():
+        if not port_is_free(host, port):
+            raise PortInUseError(service, host, port)
+
+
+def find_free_ports(host: str = "127.0.0.1", attempts: int = 200) -> StackPorts:
+    """Pick a Kafka port and a block of S3 + internal ports that are all free now."""
+    rng = random.SystemRandom()
+    block = 1 + len(WEED_INTERNAL_FLAGS)
+    for _ in range(attempts):
+        s3 = rng.randrange(20_000, 60_000 - block)
+        kafka = s3 + block
+        candidate = StackPorts(kafka=kafka, s3=s3)
+        if all(port_is_free(host, port) for port in candidate.all().values()):
+            return candidate
+    raise StackError(f"found no block of {block + 1} free ports on {host} in {attempts} tries")

@@ -1,0 +1,68 @@
+"""Port layout, free-port search and the S3 identity file."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from riskseal.errors import PortInUseError, ProvisioningError
+from riskseal.stack.identities import StackIdentities
+from riskseal.stack.ports import StackPorts, ensure_ports_free, find_free_ports, port_is_free
+
+
+def test_every_seaweedfs_port_is_explicit_and_distinct() -> None:
+    ports = StackPorts(kafka=19092, s3=18333)
+    numbers = list(ports.all().values())
+    assert len(numbers) == len(set(numbers)) == 11
+    assert ports.weed_internal["master.port"] == 18334
+    assert max(ports.weed_internal.values()) == 18342
+
+
+def test_find_free_ports_returns_bindable_ports() -> None:
+    ports = find_free_ports()
+    assert all(port_is_free("127.0.0.1", port) for port in ports.all().values())
+
+
+def test_ensure_ports_free_names_the_taken_service() -> None:
+    ports = find_free_ports()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", ports.weed_internal["filer.port"]))
+        sock.listen()
+        with pytest.raises(PortInUseError) as taken:
+            ensure_ports_free("127.0.0.1", ports)
+    assert taken.value.port == ports.weed_internal["filer.port"]
+    assert taken.value.service == "seaweedfs -filer.port"
+
+
+def test_identity_file_is_private_and_reloads_identically(tmp_path: Path) -> None:
+    path = tmp_path / "ids.json"
+    created = StackIdentities.load_or_create(path, "bucket")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert StackIdentities.load_or_create(path, "bucket") == created
+    assert len({created.admin, created.sealer, created.auditor}) == 3
+
+
+def test_secrets_do_not_show_in_repr() -> None:
+    identities = StackIdentities.generate()
+    secret = identities.sealer.secret_access_key.get_secret_value()
+    assert secret not in repr(identities)
+    assert secret not in str(identities.sealer)
+
+
+def test_auditor_gets_no_write_action_and_sealer_no_admin(tmp_path: Path) -> None:
+    document = StackIdentities.generate().weed_config("audit")
+    actions = {entry["name"]: entry["actions"] for entry in document["identities"]}
+    assert not [a for a in actions["auditor"] if a.split(":")[0] in ("Write", "Admin")]
+    assert all(a.endswith(":audit") for a in actions["auditor"] + actions["sealer"])
+    assert "Admin" not in [a.split(":")[0] for a in actions["sealer"]]
+
+
+def test_corrupt_identity_file_is_a_provisioning_error(tmp_path: Path) -> None:
+    path = tmp_path / "ids.json"
+    path.write_text(json.dumps({"identities": []}))
+    with pytest.raises(ProvisioningError, match="stack down --wipe"):
+        StackIdentities.load(path)

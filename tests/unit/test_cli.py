@@ -1,0 +1,59 @@
+"""The CLI surface: every command has --help with an example; exit codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import typer.main
+
+from riskseal.cli import app, main
+
+
+def _leaf_commands() -> list[list[str]]:
+    root = typer.main.get_command(app)
+    paths: list[list[str]] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        # typer bundles its own click, so test for a group by its sub-commands.
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+        else:
+            paths.append(path)
+
+    walk(root, [])
+    return paths
+
+
+@pytest.mark.parametrize("path", _leaf_commands(), ids=" ".join)
+def test_every_command_has_help_with_an_example(
+    path: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*path, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "Example" in text
+    assert f"riskseal {' '.join(path)}" in text
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["no-such-command"]) == 2
+
+
+def test_config_error_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RISKSEAL_PROFILE", "nonsense")
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: invalid settings: profile (RISKSEAL_PROFILE)")
+
+
+def test_config_show_masks_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RISKSEAL_S3_ACCESS_KEY_ID", "AK")
+    monkeypatch.setenv("RISKSEAL_S3_SECRET_ACCESS_KEY", "do-not-print-me")
+    assert main(["config", "show", "--json"]) == 0
+    assert "do-not-print-me" not in capsys.readouterr().out
