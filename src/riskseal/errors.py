@@ -4,6 +4,15 @@
 
     RiskSealError
     ├── ConfigError                 settings could not be loaded or are inconsistent
+    ├── ContractError               an event does not fit the Avro contract
+    │   ├── InvalidEventError       a field is missing, of the wrong type or out of range
+    │   ├── EventTooLargeError      the encoded event is over the configured size limit
+    │   ├── UnknownSchemaError      the bytes name a schema fingerprint we do not know
+    │   └── MalformedEventError     the bytes are not a decodable event
+    ├── SdkError                    the producer SDK could not deliver
+    │   ├── BrokerUnavailableError  no broker answered at start
+    │   ├── BackpressureError       the in-memory buffer is full
+    │   └── ClientClosedError       the client was used after close()
     └── StackError                  the local real stack could not be started or stopped
         ├── BinaryNotFoundError     a server binary (weed, tansu) is not installed
         ├── DataDirError            the data directory cannot be created or written
@@ -25,6 +34,61 @@ class RiskSealError(Exception):
 
 class ConfigError(RiskSealError):
     """Settings could not be loaded (bad TOML, bad value, unknown profile)."""
+
+
+class ContractError(RiskSealError):
+    """An event does not fit the Avro contract in ``schemas/``."""
+
+
+class InvalidEventError(ContractError):
+    """A field of an event is missing, of the wrong type, or out of its range."""
+
+    def __init__(self, event_type: str, field_path: str, reason: str) -> None:
+        self.event_type = event_type
+        self.field_path = field_path
+        self.reason = reason
+        super().__init__(f"invalid {event_type}: {field_path}: {reason}")
+
+
+class EventTooLargeError(ContractError):
+    """The encoded event is larger than the configured limit."""
+
+    def __init__(self, event_type: str, size: int, limit: int) -> None:
+        self.event_type = event_type
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{event_type} is {size} bytes encoded, over the limit of {limit} bytes "
+            "(RISKSEAL_MAX_EVENT_BYTES); move bulky data out of `attributes`"
+        )
+
+
+class UnknownSchemaError(ContractError):
+    """Single-object bytes name a schema fingerprint that is not in ``schemas/``."""
+
+
+class MalformedEventError(ContractError):
+    """Bytes that are not a decodable riskseal event; the raw bytes are kept."""
+
+    def __init__(self, message: str, raw: bytes) -> None:
+        self.raw = raw
+        super().__init__(message)
+
+
+class SdkError(RiskSealError):
+    """The producer SDK could not do what was asked."""
+
+
+class BrokerUnavailableError(SdkError):
+    """No Kafka broker answered when the client started."""
+
+
+class BackpressureError(SdkError):
+    """The client's in-memory buffer is full; slow down or raise the buffer size."""
+
+
+class ClientClosedError(SdkError):
+    """The client was used after close()."""
 
 
 class StackError(RiskSealError):

@@ -118,6 +118,42 @@ class Settings(BaseSettings):
     partitions_alerts: int = Field(default=1, ge=1, description="Partitions of alerts.")
     partitions_deadletter: int = Field(default=1, ge=1, description="Partitions of dead letters.")
 
+    # --- Producer SDK ----------------------------------------------------------------------
+    source_id: str | None = Field(
+        default=None,
+        description="Source id stamped on every event; unset uses `<hostname>/<pid>`.",
+    )
+    max_event_bytes: int = Field(
+        default=65_536, ge=256, description="Largest encoded event the SDK accepts, in bytes."
+    )
+    sdk_buffer_max_messages: int = Field(
+        default=100_000, ge=1, description="Events the SDK buffers in memory before backpressure."
+    )
+    sdk_on_buffer_full: Literal["raise", "block"] = Field(
+        default="raise",
+        description="When the buffer is full: `raise` BackpressureError, or `block` up to "
+        "`sdk_block_timeout_s`.",
+    )
+    sdk_block_timeout_s: float = Field(
+        default=5.0, gt=0, description="How long a blocked emit waits for buffer space."
+    )
+    sdk_connect_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long the SDK waits for a broker at start."
+    )
+    authorize_timeout_s: float = Field(
+        default=2.0, gt=0, description="Default time `authorize()` waits for a decision."
+    )
+    authorize_fallback: Literal["deny", "allow"] = Field(
+        default="deny",
+        description="Decision when none arrives in time: `deny` (fail closed) or `allow` "
+        "(fail open); it is marked as a fallback.",
+    )
+    schema_registry_url: str | None = Field(
+        default=None,
+        description="Confluent-compatible Schema Registry; when set, its wire format is used "
+        "instead of Avro single-object encoding.",
+    )
+
     # --- S3 --------------------------------------------------------------------------------
     s3_endpoint: str | None = Field(
         default=None,

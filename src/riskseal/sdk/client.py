@@ -1,0 +1,427 @@
+"""``AuditClient``: publish access requests and actions, and ask for decisions.
+
+Example::
+
+    from riskseal import Settings
+    from riskseal.sdk import AuditClient
+    from riskseal.contract import Actor, Resource, Outcome, Sensitivity
+
+    with AuditClient(Settings.from_env()) as client:
+        client.emit_action(Actor("alice"), "auth.login", Resource("app", "crm"), Outcome.SUCCESS)
+        decision = client.authorize(
+            Actor("alice", roles=("sales",)),
+            "data.export",
+            Resource("report", "q3-pipeline", sensitivity=Sensitivity.CONFIDENTIAL),
+        )
+        if decision.verdict is Verdict.STEP_UP:
+            ...  # ask for MFA
+
+Every event is validated before anything reaches Kafka (InvalidEventError names the field),
+stamped with (source id, epoch, seq) without gaps, and produced with ``acks=all`` by an
+idempotent producer. Delivery failures are never silent: they reach the ``on_delivery``
+callback and are returned by :meth:`AuditClient.flush` and :meth:`AuditClient.close`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from confluent_kafka import KafkaException, Producer
+
+from riskseal.contract.codec import EventCodec
+from riskseal.contract.events import (
+    NO_AUTH,
+    NO_ENDPOINT,
+    AccessAction,
+    AccessRequest,
+    Actor,
+    AuthContext,
+    Decision,
+    Endpoint,
+    Outcome,
+    Reason,
+    Resource,
+    RiskLevel,
+    SourceStamp,
+    Verdict,
+    Versions,
+    new_event_id,
+    now_ms,
+)
+from riskseal.contract.schemas_set import EventType
+from riskseal.errors import (
+    BackpressureError,
+    BrokerUnavailableError,
+    ClientClosedError,
+    InvalidEventError,
+)
+from riskseal.sdk.delivery import DeliveryCallback, DeliveryFailure, DeliveryTracker
+from riskseal.sdk.replies import PendingReply, ReplyListener
+from riskseal.settings import Settings
+
+Headers = Mapping[str, str | bytes]
+SentEvent = TypeVar("SentEvent", AccessRequest, AccessAction)
+SDK_VERSION = "riskseal-sdk 0.1.0"
+# librdkafka's own log lines (connection refused, ...) go to logging, not to stderr.
+KAFKA_LOG = logging.getLogger("riskseal.sdk.kafka")
+
+
+def default_source_id() -> str:
+    """``<hostname>/<pid>``: distinct for every process of an application."""
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+class AuditClient:
+    """Publishes events to Kafka and waits for decisions; thread-safe."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_delivery: DeliveryCallback | None = None,
+        producer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.codec = EventCodec(max_event_bytes=settings.max_event_bytes)
+        self.source_id = settings.source_id or default_source_id()
+        self.epoch = time.time_ns() // 1_000_000
+        self._seq = 0
+        self._send_lock = threading.Lock()
+        self._tracker = DeliveryTracker(on_delivery)
+        self._closed = False
+        self._replies: ReplyListener | None = None
+        self._replies_lock = threading.Lock()
+        self._producer = Producer(
+            {
+                **settings.kafka_config(),
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "queue.buffering.max.messages": settings.sdk_buffer_max_messages,
+                "logger": KAFKA_LOG,
+                **(producer_config or {}),
+            }
+        )
+        self._check_broker()
+        self._poller_stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="riskseal-delivery", daemon=True)
+        self._poller.start()
+
+    # --- public API ------------------------------------------------------------------------
+    def request_access(
+        self,
+        actor: Actor | str,
+        action: str,
+        resource: Resource,
+        *,
+        src_endpoint: Endpoint = NO_ENDPOINT,
+        auth: AuthContext = NO_AUTH,
+        time_ms: int | None = None,
+        event_id: str | None = None,
+        session_id: str | None = None,
+        device_id: str | None = None,
+        trace_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        headers: Headers | None = None,
+    ) -> AccessRequest:
+        """Publish an access request to ``access.requests`` and return it as sent.
+
+        Raises InvalidEventError or EventTooLargeError before anything is sent, and
+        BackpressureError when the in-memory buffer is full.
+        """
+        request = AccessRequest(
+            event_id=event_id or new_event_id(),
+            time=now_ms() if time_ms is None else time_ms,
+            source=SourceStamp(self.source_id, self.epoch, 0),
+            actor=Actor(actor) if isinstance(actor, str) else actor,
+            action=action,
+            resource=resource,
+            src_endpoint=src_endpoint,
+            auth=auth,
+            session_id=session_id,
+            device_id=device_id,
+            trace_id=trace_id,
+            attributes=attributes or {},
+        )
+        return self._send(EventType.ACCESS_REQUEST, self.settings.topic_requests, request, headers)
+
+    def emit_action(
+        self,
+        actor: Actor | str,
+        action: str,
+        resource: Resource,
+        outcome: Outcome,
+        *,
+        src_endpoint: Endpoint = NO_ENDPOINT,
+        auth: AuthContext = NO_AUTH,
+        status_detail: str | None = None,
+        request_id: str | None = None,
+        time_ms: int | None = None,
+        event_id: str | None = None,
+        session_id: str | None = None,
+        device_id: str | None = None,
+        trace_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        headers: Headers | None = None,
+    ) -> AccessAction:
+        """Publish something a user did, with its outcome, to ``access.actions``."""
+        action_event = AccessAction(
+            event_id=event_id or new_event_id(),
+            time=now_ms() if time_ms is None else time_ms,
+            source=SourceStamp(self.source_id, self.epoch, 0),
+            actor=Actor(actor) if isinstance(actor, str) else actor,
+            action=action,
+            resource=resource,
+            outcome=outcome,
+            src_endpoint=src_endpoint,
+            auth=auth,
+            status_detail=status_detail,
+            request_id=request_id,
+            session_id=session_id,
+            device_id=device_id,
+            trace_id=trace_id,
+            attributes=attributes or {},
+        )
+        return self._send(
+            EventType.ACCESS_ACTION, self.settings.topic_actions, action_event, headers
+        )
+
+    def authorize(
+        self,
+        actor: Actor | str,
+        action: str,
+        resource: Resource,
+        *,
+        timeout: float | None = None,
+        **request_fields: Any,
+    ) -> Decision:
+        """Publish an access request and wait for its decision on ``risk.decisions``.
+
+        Takes the arguments of :meth:`request_access`. When no decision arrives within
+        ``timeout`` (default ``authorize_timeout_s``) the configured fallback applies:
+        DENY (fail closed, the default) or ALLOW (fail open), with ``fallback=True``.
+        """
+        listener = self._reply_listener()
+        event_id = request_fields.pop("event_id", None) or new_event_id()
+        pending = listener.expect(event_id)
+        try:
+            request = self.request_access(
+                actor, action, resource, event_id=event_id, **request_fields
+            )
+        except BaseException:
+            listener.forget(event_id)
+            raise
+        wait_s = self.settings.authorize_timeout_s if timeout is None else timeout
+        if pending.event.wait(wait_s) and pending.decision is not None:
+            return pending.decision
+        listener.forget(event_id)
+        return self.fallback_decision(request, wait_s)
+
+    def expect_decision(self, request_id: str) -> PendingReply:
+        """Register for the decision of a request you are about to send (async callers)."""
+        return self._reply_listener().expect(request_id)
+
+    def forget_decision(self, request_id: str) -> None:
+        """Stop waiting for the decision of ``request_id``."""
+        self._reply_listener().forget(request_id)
+
+    def fallback_decision(self, request: AccessRequest, waited_s: float) -> Decision:
+        """The decision used when none arrived in time; it is never published."""
+        verdict = Verdict.DENY if self.settings.authorize_fallback == "deny" else Verdict.ALLOW
+        return Decision(
+            event_id=new_event_id(),
+            time=request.time,
+            source=request.source,
+            request_id=request.event_id,
+            user_id=request.user_id,
+            verdict=verdict,
+            request_risk=0,
+            user_risk=0,
+            risk_level=RiskLevel.LOW,
+            versions=Versions(SDK_VERSION, "fallback", "fallback", "fallback"),
+            reasons=(
+                Reason(
+                    code="decision_timeout",
+                    value=f"no decision within {waited_s:g} s",
+                    points=0,
+                    threshold=f"fallback={self.settings.authorize_fallback}",
+                ),
+            ),
+            fallback=True,
+        )
+
+    def flush(self, timeout: float = 30.0) -> list[DeliveryFailure]:
+        """Wait until every event is acknowledged or ``timeout``; return what failed.
+
+        Failures since the last flush are returned once; events still queued after the
+        timeout are returned with ``final=False``.
+        """
+        self._producer.flush(timeout)
+        return self._tracker.collect()
+
+    @property
+    def in_flight(self) -> int:
+        """Events handed to Kafka and not yet acknowledged."""
+        return self._tracker.in_flight
+
+    @property
+    def delivered(self) -> int:
+        """Events the broker acknowledged so far."""
+        return self._tracker.delivered
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next event of this client will carry."""
+        return self._seq
+
+    def close(self, timeout: float = 30.0) -> list[DeliveryFailure]:
+        """Flush, stop the background threads and return what failed. Idempotent."""
+        if self._closed:
+            return []
+        failures = self.flush(timeout)
+        self._closed = True
+        self._poller_stop.set()
+        self._poller.join(timeout=5)
+        # Pending events were flushed (or reported) above; this stops librdkafka's threads.
+        self._producer.purge()
+        self._producer.close()
+        with self._replies_lock:
+            if self._replies is not None:
+                self._replies.close()
+                self._replies = None
+        return failures
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"AuditClient(bootstrap={self.settings.kafka_bootstrap!r}, "
+            f"source={self.source_id!r}/{self.epoch}, next_seq={self._seq})"
+        )
+
+    # --- internals -------------------------------------------------------------------------
+    def _check_broker(self) -> None:
+        timeout = self.settings.sdk_connect_timeout_s
+        try:
+            metadata = self._producer.list_topics(timeout=timeout)
+        except KafkaException as exc:
+            raise BrokerUnavailableError(
+                f"no Kafka broker answered at {self.settings.kafka_bootstrap} within "
+                f"{timeout:g} s ({exc.args[0]}); start it (`riskseal stack up`) or fix "
+                "RISKSEAL_KAFKA_BOOTSTRAP"
+            ) from exc
+        missing = [
+            topic
+            for topic in (self.settings.topic_requests, self.settings.topic_actions)
+            if topic not in metadata.topics
+        ]
+        if missing:
+            raise BrokerUnavailableError(
+                f"topic(s) {', '.join(missing)} do not exist on {self.settings.kafka_bootstrap};"
+                " create them with their partition counts (`riskseal stack up` does) instead "
+                "of letting the broker auto-create them"
+            )
+
+    def _send(
+        self,
+        event_type: EventType,
+        topic: str,
+        draft: SentEvent,
+        headers: Headers | None,
+    ) -> SentEvent:
+        if self._closed:
+            raise ClientClosedError("this AuditClient is closed; create a new one")
+        record = draft.to_record()
+        # Validate with a placeholder stamp so a bad event never consumes a sequence number.
+        self.codec.validate(event_type, record)
+        key = draft.actor.uid.encode()
+        header_list = _header_list(event_type, headers)
+        deadline = None
+        while True:
+            with self._send_lock:
+                seq = self._seq
+                record["source"]["seq"] = seq
+                payload = self.codec.encode_valid(event_type, record)
+                try:
+                    self._producer.produce(
+                        topic,
+                        value=payload,
+                        key=key,
+                        headers=header_list,
+                        on_delivery=functools.partial(self._tracker.on_delivery, draft.event_id),
+                    )
+                except BufferError:
+                    pass
+                else:
+                    self._seq = seq + 1
+                    self._tracker.sent(draft.event_id, topic)
+                    return type(draft).from_record(record)
+            deadline = self._wait_for_space(deadline)
+
+    def _wait_for_space(self, deadline: float | None) -> float:
+        limit = self.settings.sdk_buffer_max_messages
+        if self.settings.sdk_on_buffer_full == "raise":
+            raise BackpressureError(
+                f"the client's buffer of {limit} events is full: the broker is slower than "
+                "the application or unreachable; retry later, raise "
+                "RISKSEAL_SDK_BUFFER_MAX_MESSAGES, or set RISKSEAL_SDK_ON_BUFFER_FULL=block"
+            )
+        now = time.monotonic()
+        if deadline is None:
+            deadline = now + self.settings.sdk_block_timeout_s
+        if now >= deadline:
+            raise BackpressureError(
+                f"the client's buffer of {limit} events stayed full for "
+                f"{self.settings.sdk_block_timeout_s:g} s (RISKSEAL_SDK_BLOCK_TIMEOUT_S); "
+                "the broker is slow or unreachable"
+            )
+        self._producer.poll(0.05)
+        return deadline
+
+    def _reply_listener(self) -> ReplyListener:
+        with self._replies_lock:
+            if self._closed:
+                raise ClientClosedError("this AuditClient is closed; create a new one")
+            if self._replies is None:
+                self._replies = ReplyListener(
+                    self.settings.kafka_config(),
+                    self.settings.topic_decisions,
+                    self.codec,
+                    self.settings.sdk_connect_timeout_s,
+                )
+            return self._replies
+
+    def _poll(self) -> None:
+        while not self._poller_stop.is_set():
+            self._producer.poll(0.1)
+
+
+def _header_list(
+    event_type: EventType, headers: Headers | None
+) -> list[tuple[str, str | bytes | None]]:
+    result: list[tuple[str, str | bytes | None]] = [
+        ("riskseal-event-type", event_type.value.encode())
+    ]
+    if headers:
+        for name, value in headers.items():
+            if not isinstance(name, str) or not name:
+                raise InvalidEventError(event_type.value, "headers", f"bad header name {name!r}")
+            result.append((name, value.encode() if isinstance(value, str) else value))
+    return result
