@@ -34,6 +34,8 @@ class RealStack:
 
     settings: Settings
     local: LocalStack | None
+    env: dict[str, str]
+    """RISKSEAL_* variables that point the CLI at this stack (empty: already in os.environ)."""
 
     def writer(self) -> S3Client:
         """The sealer's client."""
@@ -63,15 +65,23 @@ def stop_and_check(stack: LocalStack) -> None:
     assert not survivors, f"servers still running after down: {survivors}"
 
 
+@pytest.fixture
+def cli_env(real_stack: RealStack, monkeypatch: pytest.MonkeyPatch) -> RealStack:
+    """The session stack, with its RISKSEAL_* variables set for in-process CLI runs."""
+    for name, value in real_stack.env.items():
+        monkeypatch.setenv(name, value)
+    return real_stack
+
+
 @pytest.fixture(scope="session")
 def real_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealStack]:
     """The stack for the whole session: external endpoints, or a fresh local stack."""
     if any(os.environ.get(name) for name in EXTERNAL_ENV):
-        yield RealStack(settings=Settings.from_env(), local=None)
+        yield RealStack(settings=Settings.from_env(), local=None, env={})
         return
     stack = start_local_stack(tmp_path_factory.mktemp("stack"))
     endpoints = stack.up()
     try:
-        yield RealStack(settings=endpoints.settings(), local=stack)
+        yield RealStack(settings=endpoints.settings(), local=stack, env=endpoints.env())
     finally:
         stop_and_check(stack)

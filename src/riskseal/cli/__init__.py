@@ -16,6 +16,7 @@ import typer
 from riskseal.cli._common import EXIT_ERROR, CliState, err
 from riskseal.cli.config import config_app
 from riskseal.cli.demo import demo
+from riskseal.cli.emit import emit
 from riskseal.cli.stack import stack_app
 from riskseal.errors import RiskSealError
 
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(config_app, name="config")
 app.command("demo")(demo)
+app.command("emit")(emit)
 
 
 @app.callback()

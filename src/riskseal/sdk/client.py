@@ -24,6 +24,7 @@ callback and are returned by :meth:`AuditClient.flush` and :meth:`AuditClient.cl
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -68,7 +69,7 @@ from riskseal.sdk.replies import PendingReply, ReplyListener
 from riskseal.settings import Settings
 
 Headers = Mapping[str, str | bytes]
-SentEvent = TypeVar("SentEvent", AccessRequest, AccessAction)
+SentEvent = TypeVar("SentEvent", bound=AccessRequest | AccessAction)
 SDK_VERSION = "riskseal-sdk 0.1.0"
 # librdkafka's own log lines (connection refused, ...) go to logging, not to stderr.
 KAFKA_LOG = logging.getLogger("riskseal.sdk.kafka")
@@ -151,7 +152,7 @@ class AuditClient:
             trace_id=trace_id,
             attributes=attributes or {},
         )
-        return self._send(EventType.ACCESS_REQUEST, self.settings.topic_requests, request, headers)
+        return self.publish(request, headers)
 
     def emit_action(
         self,
@@ -193,6 +194,17 @@ class AuditClient:
         return self._send(
             EventType.ACCESS_ACTION, self.settings.topic_actions, action_event, headers
         )
+
+    def publish(self, event: SentEvent, headers: Headers | None = None) -> SentEvent:
+        """Publish a prepared AccessRequest or AccessAction; return it as sent.
+
+        Its source stamp is replaced by this client's (source id, epoch, next seq).
+        """
+        if isinstance(event, AccessRequest):
+            return self._send(
+                EventType.ACCESS_REQUEST, self.settings.topic_requests, event, headers
+            )
+        return self._send(EventType.ACCESS_ACTION, self.settings.topic_actions, event, headers)
 
     def authorize(
         self,
@@ -349,7 +361,8 @@ class AuditClient:
         if self._closed:
             raise ClientClosedError("this AuditClient is closed; create a new one")
         record = draft.to_record()
-        # Validate with a placeholder stamp so a bad event never consumes a sequence number.
+        # Validate with our stamp and seq 0 so a bad event never consumes a sequence number.
+        record["source"] = {"source_id": self.source_id, "epoch": self.epoch, "seq": 0}
         self.codec.validate(event_type, record)
         key = draft.actor.uid.encode()
         header_list = _header_list(event_type, headers)
@@ -372,7 +385,9 @@ class AuditClient:
                 else:
                     self._seq = seq + 1
                     self._tracker.sent(draft.event_id, topic)
-                    return type(draft).from_record(record)
+                    return dataclasses.replace(
+                        draft, source=SourceStamp(self.source_id, self.epoch, seq)
+                    )
             deadline = self._wait_for_space(deadline)
 
     def _wait_for_space(self, deadline: float | None) -> float:
