@@ -6,11 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lint test test-unit test-integration demo bench clean
+.PHONY: help venv lint test test-unit test-integration demo bench bench-sdk clean
 
 help:
 	@echo "make demo   run the end-to-end demo on a local real stack"
 	@echo "make test   lint (ruff, mypy) and run unit + integration tests"
+	@echo "make bench  run the benchmarks (tables with a baseline from the same run)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -38,6 +39,11 @@ test: lint
 
 demo: venv
 	$(BIN)/riskseal demo
+
+bench: bench-sdk
+
+bench-sdk: venv
+	$(BIN)/python -m bench.sdk
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -106,7 +106,7 @@ def _load(directory: Path, event_type: EventType) -> EventSchema:
     declared = load_schema(str(path), _write_hint=False)
     if not isinstance(declared, dict):
         raise TypeError(f"{path} is not a record schema")
-    plain = parse_schema(_without_logical_types(declared))
+    plain = parse_schema(without_logical_types(declared))
     canonical = to_parsing_canonical_form(declared)
     return EventSchema(
         event_type=event_type,
@@ -117,7 +117,9 @@ def _load(directory: Path, event_type: EventType) -> EventSchema:
     )
 
 
-def _without_logical_types(schema: Any) -> Any:
+def without_logical_types(schema: Any) -> Any:
+    """A copy of ``schema`` without ``logicalType`` keys (same canonical form and bytes)."""
+
     def strip(node: Any) -> Any:
         if isinstance(node, dict):
             return {k: strip(v) for k, v in node.items() if k != "logicalType"}

@@ -25,7 +25,6 @@ callback and are returned by :meth:`AuditClient.flush` and :meth:`AuditClient.cl
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 import socket
@@ -57,7 +56,7 @@ from riskseal.contract.events import (
     new_event_id,
     now_ms,
 )
-from riskseal.contract.schemas_set import EventType
+from riskseal.contract.fastpath import FastEncoder
 from riskseal.errors import (
     BackpressureError,
     BrokerUnavailableError,
@@ -94,9 +93,11 @@ class AuditClient:
         self.codec = EventCodec(max_event_bytes=settings.max_event_bytes)
         self.source_id = settings.source_id or default_source_id()
         self.epoch = time.time_ns() // 1_000_000
+        self._encoder = FastEncoder(self.source_id, self.epoch, settings.max_event_bytes)
         self._seq = 0
         self._send_lock = threading.Lock()
         self._tracker = DeliveryTracker(on_delivery)
+        self._placeholder = SourceStamp(self.source_id, self.epoch, 0)
         self._closed = False
         self._replies: ReplyListener | None = None
         self._replies_lock = threading.Lock()
@@ -108,6 +109,8 @@ class AuditClient:
                 "linger.ms": 5,
                 "queue.buffering.max.messages": settings.sdk_buffer_max_messages,
                 "logger": KAFKA_LOG,
+                "on_delivery": self._tracker.on_delivery,
+                "delivery.report.only.error": not self._tracker.reports_successes,
                 **(producer_config or {}),
             }
         )
@@ -141,7 +144,7 @@ class AuditClient:
         request = AccessRequest(
             event_id=event_id or new_event_id(),
             time=now_ms() if time_ms is None else time_ms,
-            source=SourceStamp(self.source_id, self.epoch, 0),
+            source=self._placeholder,
             actor=Actor(actor) if isinstance(actor, str) else actor,
             action=action,
             resource=resource,
@@ -152,7 +155,7 @@ class AuditClient:
             trace_id=trace_id,
             attributes=attributes or {},
         )
-        return self.publish(request, headers)
+        return self._send(request, headers, trusted_id=event_id is None, owned=True)
 
     def emit_action(
         self,
@@ -177,7 +180,7 @@ class AuditClient:
         action_event = AccessAction(
             event_id=event_id or new_event_id(),
             time=now_ms() if time_ms is None else time_ms,
-            source=SourceStamp(self.source_id, self.epoch, 0),
+            source=self._placeholder,
             actor=Actor(actor) if isinstance(actor, str) else actor,
             action=action,
             resource=resource,
@@ -191,20 +194,14 @@ class AuditClient:
             trace_id=trace_id,
             attributes=attributes or {},
         )
-        return self._send(
-            EventType.ACCESS_ACTION, self.settings.topic_actions, action_event, headers
-        )
+        return self._send(action_event, headers, trusted_id=event_id is None, owned=True)
 
     def publish(self, event: SentEvent, headers: Headers | None = None) -> SentEvent:
         """Publish a prepared AccessRequest or AccessAction; return it as sent.
 
         Its source stamp is replaced by this client's (source id, epoch, next seq).
         """
-        if isinstance(event, AccessRequest):
-            return self._send(
-                EventType.ACCESS_REQUEST, self.settings.topic_requests, event, headers
-            )
-        return self._send(EventType.ACCESS_ACTION, self.settings.topic_actions, event, headers)
+        return self._send(event, headers, trusted_id=False, owned=False)
 
     def authorize(
         self,
@@ -273,21 +270,16 @@ class AuditClient:
     def flush(self, timeout: float = 30.0) -> list[DeliveryFailure]:
         """Wait until every event is acknowledged or ``timeout``; return what failed.
 
-        Failures since the last flush are returned once; events still queued after the
-        timeout are returned with ``final=False``.
+        Each failure is returned once. Events still queued after the timeout are counted by
+        :attr:`in_flight`; :meth:`close` reports them one by one.
         """
         self._producer.flush(timeout)
         return self._tracker.collect()
 
     @property
     def in_flight(self) -> int:
-        """Events handed to Kafka and not yet acknowledged."""
-        return self._tracker.in_flight
-
-    @property
-    def delivered(self) -> int:
-        """Events the broker acknowledged so far."""
-        return self._tracker.delivered
+        """Events handed to Kafka and not yet acknowledged or failed."""
+        return len(self._producer)
 
     @property
     def next_seq(self) -> int:
@@ -298,12 +290,17 @@ class AuditClient:
         """Flush, stop the background threads and return what failed. Idempotent."""
         if self._closed:
             return []
-        failures = self.flush(timeout)
+        self._producer.flush(timeout)
         self._closed = True
         self._poller_stop.set()
         self._poller.join(timeout=5)
-        # Pending events were flushed (or reported) above; this stops librdkafka's threads.
+        # Whatever is still queued is purged: librdkafka reports each purged event as a
+        # failure (_PURGE_QUEUE / _PURGE_INFLIGHT), and poll() hands those reports over.
         self._producer.purge()
+        deadline = time.monotonic() + 5
+        while len(self._producer) > 0 and time.monotonic() < deadline:
+            self._producer.poll(0.05)
+        failures = self._tracker.collect()
         self._producer.close()
         with self._replies_lock:
             if self._replies is not None:
@@ -352,43 +349,41 @@ class AuditClient:
             )
 
     def _send(
-        self,
-        event_type: EventType,
-        topic: str,
-        draft: SentEvent,
-        headers: Headers | None,
+        self, draft: SentEvent, headers: Headers | None, trusted_id: bool, owned: bool
     ) -> SentEvent:
         if self._closed:
             raise ClientClosedError("this AuditClient is closed; create a new one")
-        record = draft.to_record()
-        # Validate with our stamp and seq 0 so a bad event never consumes a sequence number.
-        record["source"] = {"source_id": self.source_id, "epoch": self.epoch, "seq": 0}
-        self.codec.validate(event_type, record)
+        # Validate and encode everything but the sequence number outside the lock, so a bad
+        # event never consumes a sequence number and the lock is held only to produce.
+        if isinstance(draft, AccessRequest):
+            parts = self._encoder.encode_request(draft, trusted_id)
+            topic = self.settings.topic_requests
+        else:
+            parts = self._encoder.encode_action(draft, trusted_id)
+            topic = self.settings.topic_actions
         key = draft.actor.uid.encode()
-        header_list = _header_list(event_type, headers)
+        header_list = _header_list(draft, headers) if headers else None
         deadline = None
         while True:
             with self._send_lock:
                 seq = self._seq
-                record["source"]["seq"] = seq
-                payload = self.codec.encode_valid(event_type, record)
                 try:
                     self._producer.produce(
-                        topic,
-                        value=payload,
-                        key=key,
-                        headers=header_list,
-                        on_delivery=functools.partial(self._tracker.on_delivery, draft.event_id),
+                        topic, value=parts.with_seq(seq), key=key, headers=header_list
                     )
                 except BufferError:
                     pass
                 else:
                     self._seq = seq + 1
-                    self._tracker.sent(draft.event_id, topic)
-                    return dataclasses.replace(
-                        draft, source=SourceStamp(self.source_id, self.epoch, seq)
-                    )
+                    break
             deadline = self._wait_for_space(deadline)
+        stamp = SourceStamp(self.source_id, self.epoch, seq)
+        if not owned:
+            return dataclasses.replace(draft, source=stamp)
+        # The draft was made by request_access/emit_action and nobody else has seen it yet:
+        # setting its stamp in place saves a copy on the hot path.
+        object.__setattr__(draft, "source", stamp)
+        return draft
 
     def _wait_for_space(self, deadline: float | None) -> float:
         limit = self.settings.sdk_buffer_max_messages
@@ -428,15 +423,14 @@ class AuditClient:
             self._producer.poll(0.1)
 
 
-def _header_list(
-    event_type: EventType, headers: Headers | None
-) -> list[tuple[str, str | bytes | None]]:
-    result: list[tuple[str, str | bytes | None]] = [
-        ("riskseal-event-type", event_type.value.encode())
-    ]
-    if headers:
-        for name, value in headers.items():
-            if not isinstance(name, str) or not name:
-                raise InvalidEventError(event_type.value, "headers", f"bad header name {name!r}")
-            result.append((name, value.encode() if isinstance(value, str) else value))
+HeaderList = list[tuple[str, str | bytes | None]]
+
+
+def _header_list(event: AccessRequest | AccessAction, headers: Headers) -> HeaderList:
+    result: HeaderList = []
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name:
+            kind = type(event).__name__
+            raise InvalidEventError(kind, "headers", f"bad header name {name!r}")
+        result.append((name, value.encode() if isinstance(value, str) else value))
     return result

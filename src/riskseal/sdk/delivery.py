@@ -1,4 +1,11 @@
-"""Delivery tracking: which events the broker acknowledged, which failed, which are in flight."""
+"""Delivery reports: which events the broker refused or never acknowledged.
+
+librdkafka reports every message's fate from its own threads. Successes are reported only
+when the application asked for a per-event callback (they cost a Python call per event on
+the hot path); failures always are, with the event id read from the encoded bytes. Events
+still queued when the client closes are purged, which reports each of them as a failure, so
+nothing leaves the client without the application hearing about it.
+"""
 
 from __future__ import annotations
 
@@ -11,62 +18,57 @@ from confluent_kafka import KafkaError, Message
 
 @dataclass(frozen=True, slots=True)
 class DeliveryFailure:
-    """An event the broker did not acknowledge: its id, topic and why.
-
-    ``final`` is False for events still queued when a flush timed out: they may yet be
-    delivered (or fail) later.
-    """
+    """An event the broker did not acknowledge: its id, topic and why."""
 
     event_id: str
     topic: str
     reason: str
-    final: bool = True
 
 
 DeliveryCallback = Callable[[str, DeliveryFailure | None], None]
 """Called from the client's delivery thread with (event_id, failure or None on success)."""
 
 
+def event_id_of(value: bytes | None) -> str:
+    """The event id of an encoded request or action without decoding it.
+
+    It is the first field of both schemas, right after the 10-byte single-object header:
+    one length byte (a UUID string is 36 characters) and the 36 characters.
+    """
+    if value is None or len(value) < 47:
+        return "?"
+    return value[11:47].decode("ascii", errors="replace")
+
+
 class DeliveryTracker:
-    """Keeps events in flight until acknowledged, and failures until someone collects them."""
+    """Collects delivery failures until someone takes them; forwards reports to a callback."""
 
     def __init__(self, callback: DeliveryCallback | None = None) -> None:
         self._lock = threading.Lock()
-        self._in_flight: dict[str, str] = {}
         self._failures: list[DeliveryFailure] = []
         self._callback = callback
-        self.delivered = 0
-
-    def sent(self, event_id: str, topic: str) -> None:
-        """Record an event handed to the producer."""
-        with self._lock:
-            self._in_flight[event_id] = topic
-
-    def on_delivery(self, event_id: str, error: KafkaError | None, message: Message) -> None:
-        """librdkafka's delivery report for one event (runs on the poll thread)."""
-        failure = None
-        with self._lock:
-            topic = self._in_flight.pop(event_id, message.topic() or "?")
-            if error is None:
-                self.delivered += 1
-            else:
-                failure = DeliveryFailure(event_id, topic, f"{error.name()}: {error.str()}")
-                self._failures.append(failure)
-        if self._callback is not None:
-            self._callback(event_id, failure)
 
     @property
-    def in_flight(self) -> int:
-        """Events handed to the producer and not yet acknowledged or failed."""
-        with self._lock:
-            return len(self._in_flight)
+    def reports_successes(self) -> bool:
+        """Whether librdkafka must report successful deliveries too (a callback wants them)."""
+        return self._callback is not None
+
+    def on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        """librdkafka's delivery report for one event (runs on the poll thread)."""
+        failure = None
+        if error is not None:
+            failure = DeliveryFailure(
+                event_id_of(message.value()),
+                message.topic() or "?",
+                f"{error.name()}: {error.str()}",
+            )
+            with self._lock:
+                self._failures.append(failure)
+        if self._callback is not None:
+            self._callback(event_id_of(message.value()), failure)
 
     def collect(self) -> list[DeliveryFailure]:
-        """Failures since the last collect, plus every event still in flight (not final)."""
+        """The failures reported since the last collect."""
         with self._lock:
             failures, self._failures = self._failures, []
-            pending = [
-                DeliveryFailure(event_id, topic, "still queued: not acknowledged yet", final=False)
-                for event_id, topic in self._in_flight.items()
-            ]
-        return failures + pending
+        return failures

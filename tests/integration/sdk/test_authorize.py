@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from riskseal.contract import Actor, Resource, Verdict
 from riskseal.sdk import AsyncAuditClient, AuditClient
+from riskseal.sdk.responder import StaticResponder
 from tests.integration.conftest import RealStack
-from tests.integration.sdk.conftest import Responder
 
 
 def test_authorize_returns_the_decision_for_its_request(
-    real_stack: RealStack, responder: Responder
+    real_stack: RealStack, responder: StaticResponder
 ) -> None:
     with AuditClient(real_stack.settings) as client:
         decision = client.authorize(
@@ -22,7 +22,8 @@ def test_authorize_returns_the_decision_for_its_request(
     assert decision.fallback is False
     assert decision.verdict is Verdict.STEP_UP
     assert decision.user_id == "alice"
-    assert (decision.request_risk, decision.user_risk) == (7, 3)
+    assert decision.versions.engine == "static-responder"
+    assert decision.source.source_id == StaticResponder.SOURCE_ID
 
 
 def test_authorize_times_out_to_deny_by_default(real_stack: RealStack) -> None:
@@ -45,7 +46,7 @@ def test_authorize_fail_open_fallback_when_configured(real_stack: RealStack) -> 
 
 
 def test_thousand_concurrent_async_calls_each_get_their_own_decision(
-    real_stack: RealStack, responder: Responder
+    real_stack: RealStack, responder: StaticResponder
 ) -> None:
     rng = random.Random(7)
     prefixes = [rng.choice(["deny-", "step-", "ok-"]) for _ in range(1000)]
@@ -74,7 +75,7 @@ def test_thousand_concurrent_async_calls_each_get_their_own_decision(
 
 
 def test_concurrent_threads_each_get_their_own_decision(
-    real_stack: RealStack, responder: Responder
+    real_stack: RealStack, responder: StaticResponder
 ) -> None:
     with AuditClient(real_stack.settings) as client:
 

@@ -173,7 +173,7 @@ def test_blocking_mode_waits_for_space_then_sends(real_stack: RealStack) -> None
         for i in range(10):
             client.request_access("frank", "data.read", Resource("doc", f"{i}"))
         assert client.flush() == []
-        assert client.delivered == 10
+        assert client.in_flight == 0
 
 
 def test_blocking_mode_gives_up_after_its_timeout(real_stack: RealStack) -> None:
@@ -210,10 +210,34 @@ def test_delivery_failures_reach_the_callback_and_flush(tmp_path: Path) -> None:
         failures = client.flush(timeout=20)
         client.close(timeout=1)
         assert sorted(f.event_id for f in failures) == sorted(e.event_id for e in sent)
-        assert all(f.final and f.topic == settings.topic_actions for f in failures)
+        assert all(f.topic == settings.topic_actions for f in failures)
         assert all("TIMED_OUT" in f.reason for f in failures)
         assert sorted(event_id for event_id, failure in reported if failure) == sorted(
             e.event_id for e in sent
         )
+    finally:
+        stop_and_check(stack)
+
+
+def test_close_reports_every_event_still_queued(tmp_path: Path) -> None:
+    stack = start_local_stack(tmp_path / "data")
+    try:
+        settings = stack.up().settings()
+        reported: list[str] = []
+        client = AuditClient(
+            settings,
+            on_delivery=lambda event_id, failure: reported.append(event_id) if failure else None,
+            producer_config={"message.timeout.ms": 300_000},
+        )
+        stack.tansu.stop()  # nothing can be delivered any more, and nothing times out soon
+        sent = [
+            client.request_access("ivy", "data.read", Resource("doc", str(i))) for i in range(4)
+        ]
+        assert client.flush(timeout=0.5) == []
+        assert client.in_flight == 4
+        failures = client.close(timeout=0.5)
+        assert sorted(f.event_id for f in failures) == sorted(e.event_id for e in sent)
+        assert all("PURGE" in f.reason for f in failures)
+        assert sorted(reported) == sorted(e.event_id for e in sent)
     finally:
         stop_and_check(stack)

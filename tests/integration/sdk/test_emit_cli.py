@@ -41,6 +41,7 @@ def test_emit_publishes_good_lines_and_reports_bad_ones(
     consumer.assign(
         [TopicPartition(settings.topic_actions, p, 0) for p in range(settings.partitions_access)]
     )
+
     def ours(values: list[bytes]) -> list[bytes]:
         return [value for value in values if marker.encode() in value]
 

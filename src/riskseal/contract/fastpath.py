@@ -1,0 +1,298 @@
+"""The SDK's fast encoder for access requests and actions.
+
+An application sends the same actor, resource, endpoint and auth context many times, so
+their sub-records are validated and encoded once and then reused from a cache keyed by value
+(they are frozen dataclasses). Only the per-event fields (event id, time, sequence number,
+action, ids, attributes) are encoded each time, by hand, following the Avro binary encoding.
+The result is byte-for-byte what fastavro writes for the same record; property tests pin that.
+
+The sequence number is the only field that must be set under the client's send lock, so the
+encoder returns the event in three parts: ``head`` (header and fields before the sequence
+number), the sequence number, and ``tail`` (every field after it).
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastavro import parse_schema, schemaless_writer
+from fastavro.schema import load_schema
+
+from riskseal.contract.codec import MAGIC
+from riskseal.contract.events import AccessAction, AccessRequest, Outcome
+from riskseal.contract.schemas_set import (
+    EventType,
+    SchemaSet,
+    default_schemas,
+    without_logical_types,
+)
+from riskseal.contract.validation import compile_validator
+from riskseal.errors import ConfigError, EventTooLargeError, InvalidEventError
+
+OUTCOME_INDEX = {outcome: index for index, outcome in enumerate(("SUCCESS", "FAILURE", "UNKNOWN"))}
+CACHE_LIMIT = 8_192
+EMPTY_MAP = b"\x00"
+NULL = b"\x00"
+
+
+_SMALL = [bytes([n << 1]) for n in range(64)]  # 0..63 encode to one byte
+
+
+def zigzag(value: int) -> bytes:
+    """Avro ``long``: zig-zag, then base-128 varint."""
+    if 0 <= value < 64:
+        return _SMALL[value]
+    number = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while number > 0x7F:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+
+
+def string(value: str) -> bytes:
+    """Avro ``string``: length, then UTF-8 (raises UnicodeEncodeError on lone surrogates)."""
+    data = value.encode("utf-8")
+    return zigzag(len(data)) + data
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedParts:
+    """An event encoded around its sequence number: ``head ‖ zigzag(seq) ‖ tail``."""
+
+    head: bytes
+    tail: bytes
+
+    def with_seq(self, seq: int) -> bytes:
+        """The complete single-object encoding for sequence number ``seq``."""
+        return self.head + zigzag(seq) + self.tail
+
+
+class _SubRecordCache:
+    """Validated, encoded bytes of one named sub-record type, by value."""
+
+    def __init__(self, directory: str, name: str, field: str) -> None:
+        declared = load_schema(f"{directory}/riskseal.events.{name}.avsc", _write_hint=False)
+        if not isinstance(declared, dict):
+            raise TypeError(f"riskseal.events.{name} is not a record schema")
+        self._schema = parse_schema(without_logical_types(declared))
+        self._validate = compile_validator(name, declared)
+        self._field = field
+        self._cache: dict[Hashable, bytes] = {}
+        # The same object sent again is found by identity, without hashing its fields; the
+        # entry keeps the object alive, so its id cannot be reused by another object.
+        self._by_id: dict[int, tuple[Any, bytes]] = {}
+
+    def get(self, value: Any, event_type: EventType) -> bytes:
+        same = self._by_id.get(id(value))
+        if same is not None and same[0] is value:
+            return same[1]
+        cached = self._cache.get(value)
+        if cached is not None:
+            self._remember(value, cached)
+            return cached
+        record = value.to_record()
+        try:
+            self._validate(record)
+        except InvalidEventError as exc:
+            path = self._field if exc.field_path == "(event)" else f"{self._field}.{exc.field_path}"
+            raise InvalidEventError(event_type.value, path, exc.reason) from None
+        buffer = io.BytesIO()
+        schemaless_writer(buffer, self._schema, record)
+        encoded = buffer.getvalue()
+        if len(self._cache) >= CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[value] = encoded
+        self._remember(value, encoded)
+        return encoded
+
+    def _remember(self, value: Any, encoded: bytes) -> None:
+        if len(self._by_id) >= CACHE_LIMIT:
+            self._by_id.clear()
+        self._by_id[id(value)] = (value, encoded)
+
+
+class FastEncoder:
+    """Validates and encodes AccessRequest and AccessAction for one source."""
+
+    def __init__(
+        self,
+        source_id: str,
+        epoch: int,
+        max_event_bytes: int,
+        schemas: SchemaSet | None = None,
+    ) -> None:
+        self.schemas = schemas or default_schemas()
+        directory = str(self.schemas.directory)
+        self._actors = _SubRecordCache(directory, "Actor", "actor")
+        self._endpoints = _SubRecordCache(directory, "Endpoint", "src_endpoint")
+        self._resources = _SubRecordCache(directory, "Resource", "resource")
+        self._auths = _SubRecordCache(directory, "AuthContext", "auth")
+        self._strings: dict[str, bytes] = {}
+        self._optionals: dict[str, bytes] = {}
+        if self._non_empty_string_check(source_id) is not None:
+            raise ConfigError(f"source id {source_id!r} must be a non-empty UTF-8 string")
+        self._source = string(source_id) + zigzag(epoch)
+        self.max_event_bytes = max_event_bytes
+        attributes_schema = {"type": "map", "values": "string"}
+        self._attributes_schema = parse_schema(attributes_schema)
+        self._validate_attributes = compile_validator(
+            "attributes", {"type": "record", "name": "A", "fields": [
+                {"name": "attributes", "type": attributes_schema}]}
+        )  # fmt: skip
+
+    def encode_request(self, request: AccessRequest, trusted_id: bool = False) -> EncodedParts:
+        """Validate and encode an access request around its sequence number."""
+        kind = EventType.ACCESS_REQUEST
+        head = self._head(kind, request.event_id, request.time, trusted_id)
+        tail = b"".join(
+            (
+                self._actors.get(request.actor, kind),
+                self._optional(kind, "session_id", request.session_id),
+                self._optional(kind, "device_id", request.device_id),
+                self._endpoints.get(request.src_endpoint, kind),
+                self._action(kind, request.action),
+                self._resources.get(request.resource, kind),
+                self._auths.get(request.auth, kind),
+                self._optional(kind, "trace_id", request.trace_id),
+                self._attributes(kind, request.attributes),
+            )
+        )
+        return self._checked(kind, head, tail)
+
+    def encode_action(self, action: AccessAction, trusted_id: bool = False) -> EncodedParts:
+        """Validate and encode a user action around its sequence number."""
+        kind = EventType.ACCESS_ACTION
+        head = self._head(kind, action.event_id, action.time, trusted_id)
+        tail = b"".join(
+            (
+                self._actors.get(action.actor, kind),
+                self._optional(kind, "session_id", action.session_id),
+                self._optional(kind, "device_id", action.device_id),
+                self._endpoints.get(action.src_endpoint, kind),
+                self._action(kind, action.action),
+                self._resources.get(action.resource, kind),
+                self._auths.get(action.auth, kind),
+                self._outcome(kind, action.outcome),
+                self._optional(kind, "status_detail", action.status_detail),
+                self._optional(kind, "request_id", action.request_id, self._uuid_check),
+                self._optional(kind, "trace_id", action.trace_id),
+                self._attributes(kind, action.attributes),
+            )
+        )
+        return self._checked(kind, head, tail)
+
+    # --- per-event fields ------------------------------------------------------------------
+    def _head(self, kind: EventType, event_id: str, time_ms: int, trusted_id: bool) -> bytes:
+        if not trusted_id:
+            self._field(kind, "event_id", event_id, self._uuid_check)
+        if type(time_ms) is not int or not 0 <= time_ms <= 253_402_300_799_999:
+            self._field(kind, "time", time_ms, self._timestamp_check)
+        schema = self.schemas[kind]
+        return b"".join(
+            (MAGIC, schema.fingerprint, string(event_id), zigzag(time_ms), self._source)
+        )
+
+    def _action(self, kind: EventType, value: str) -> bytes:
+        cached = self._strings.get(value)
+        if cached is None:
+            self._field(kind, "action", value, self._non_empty_string_check)
+            cached = string(value)
+            if len(self._strings) >= CACHE_LIMIT:
+                self._strings.clear()
+            self._strings[value] = cached
+        return cached
+
+    def _optional(
+        self,
+        kind: EventType,
+        name: str,
+        value: str | None,
+        check: Callable[[Any], str | None] | None = None,
+    ) -> bytes:
+        if value is None:
+            return NULL
+        if type(value) is not str:
+            raise InvalidEventError(
+                kind.value, name, f"expected a string, got {type(value).__name__}"
+            )
+        cached = self._optionals.get(value)
+        if cached is not None and check is None:
+            return cached
+        if check is not None:
+            self._field(kind, name, value, check)
+        try:
+            encoded = b"\x02" + string(value)
+        except UnicodeEncodeError as exc:
+            raise InvalidEventError(
+                kind.value, name, f"not valid UTF-8: {exc.reason} at character {exc.start}"
+            ) from None
+        if len(self._optionals) >= CACHE_LIMIT:
+            self._optionals.clear()
+        self._optionals[value] = encoded
+        return encoded
+
+    def _outcome(self, kind: EventType, outcome: Outcome) -> bytes:
+        index = OUTCOME_INDEX.get(getattr(outcome, "value", outcome))
+        if index is None:
+            raise InvalidEventError(
+                kind.value, "outcome", f"{outcome!r} is not one of SUCCESS, FAILURE, UNKNOWN"
+            )
+        return zigzag(index)
+
+    def _attributes(self, kind: EventType, attributes: Mapping[str, str]) -> bytes:
+        if not attributes:
+            return EMPTY_MAP
+        try:
+            self._validate_attributes({"attributes": attributes})
+        except InvalidEventError as exc:
+            raise InvalidEventError(kind.value, exc.field_path, exc.reason) from None
+        buffer = io.BytesIO()
+        schemaless_writer(buffer, self._attributes_schema, dict(attributes))
+        return buffer.getvalue()
+
+    def _checked(self, kind: EventType, head: bytes, tail: bytes) -> EncodedParts:
+        size = len(head) + len(tail) + 10  # a sequence number takes at most 10 bytes
+        if size > self.max_event_bytes:
+            raise EventTooLargeError(kind.value, size, self.max_event_bytes)
+        return EncodedParts(head, tail)
+
+    # --- scalar checks ---------------------------------------------------------------------
+    @staticmethod
+    def _field(kind: EventType, name: str, value: Any, check: Callable[[Any], str | None]) -> None:
+        problem = check(value)
+        if problem is not None:
+            raise InvalidEventError(kind.value, name, problem)
+
+    @staticmethod
+    def _uuid_check(value: Any) -> str | None:
+        if type(value) is not str:
+            return f"expected a string, got {type(value).__name__}"
+        try:
+            parsed = uuid.UUID(value)
+        except ValueError:
+            return f"{value!r} is not a UUID"
+        return None if str(parsed) == value else f"{value!r} is not a lower-case hyphenated UUID"
+
+    @staticmethod
+    def _timestamp_check(value: Any) -> str | None:
+        if type(value) is not int:
+            return f"expected an integer, got {type(value).__name__}"
+        return f"{value} is out of range for a timestamp in ms since 1970"
+
+    @staticmethod
+    def _non_empty_string_check(value: Any) -> str | None:
+        if type(value) is not str:
+            return f"expected a string, got {type(value).__name__}"
+        if not value:
+            return "must not be empty"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"not valid UTF-8: {exc.reason} at character {exc.start}"
+        return None
