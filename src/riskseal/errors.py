@@ -9,6 +9,13 @@
     │   ├── EventTooLargeError      the encoded event is over the configured size limit
     │   ├── UnknownSchemaError      the bytes name a schema fingerprint we do not know
     │   └── MalformedEventError     the bytes are not a decodable event
+    ├── IntegrityError              sealed data is forged, altered or malformed
+    │   └── InvalidBlockError       a block does not decode or breaks the format
+    ├── StorageError                object storage refused or did not answer
+    │   ├── BlockExistsError        the key was already written (another sealer won)
+    │   └── StorageUnavailableError S3 could not be reached, throttled or failed
+    ├── SealError                   the sealer cannot continue a chain
+    │   └── ChainHeadError          the chain head in storage fails verification
     ├── SdkError                    the producer SDK could not deliver
     │   ├── BrokerUnavailableError  no broker answered at start
     │   ├── BackpressureError       the in-memory buffer is full
@@ -73,6 +80,34 @@ class MalformedEventError(ContractError):
     def __init__(self, message: str, raw: bytes) -> None:
         self.raw = raw
         super().__init__(message)
+
+
+class IntegrityError(RiskSealError):
+    """Sealed data is forged, altered or malformed (never raised for an outage)."""
+
+
+class InvalidBlockError(IntegrityError):
+    """A block object does not decode, or its header breaks the format."""
+
+
+class StorageError(RiskSealError):
+    """Object storage refused a request or did not answer."""
+
+
+class BlockExistsError(StorageError):
+    """A block key was already written: another sealer won that sequence number."""
+
+
+class StorageUnavailableError(StorageError):
+    """S3 could not be reached, throttled us, or failed; retry later."""
+
+
+class SealError(RiskSealError):
+    """The sealer cannot continue a chain."""
+
+
+class ChainHeadError(SealError):
+    """The newest block of a chain fails verification; the sealer will not append to it."""
 
 
 class SdkError(RiskSealError):

@@ -187,6 +187,34 @@ class Settings(BaseSettings):
         "production 2557, i.e. seven years).",
     )
 
+    # --- Sealer ----------------------------------------------------------------------------
+    log_origin: str = Field(
+        default="riskseal.local/audit",
+        description="Name of the sealed log: the origin line of checkpoints and block headers.",
+    )
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="The sealer's Ed25519 signing key (PEM, mode 0600; `riskseal keys generate`).",
+    )
+    sealer_group_id: str = Field(
+        default="riskseal-sealer", description="Consumer group of the sealers."
+    )
+    seal_max_records: int = Field(
+        default=10_000, ge=1, description="A block is sealed at this many records..."
+    )
+    seal_max_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1_024, description="...or this many bytes of records..."
+    )
+    seal_max_age_s: float = Field(
+        default=2.0, gt=0, description="...or when its oldest record waited this long."
+    )
+    checkpoint_interval_s: float = Field(
+        default=10.0, gt=0, description="How often the sealer writes signed chain checkpoints."
+    )
+    s3_retry_max_s: float = Field(
+        default=30.0, gt=0, description="Longest wait between two retries of a failed S3 write."
+    )
+
     # --- Local stack -----------------------------------------------------------------------
     data_dir: Path = Field(
         default=Path(".riskseal"), description="Data directory of the local stack."

@@ -1,0 +1,353 @@
+"""The sealed block: records exactly as Kafka delivered them, a signed header, one Avro file.
+
+Byte-level specification: ``docs/FORMAT.md``. In short:
+
+* every record is encoded canonically as the Avro binary encoding of ``SealedRecord``; its
+  leaf hash is ``SHA-256(0x00 ‖ record bytes)`` and the block's ``records_root`` is the
+  RFC 6962 Merkle root over the leaves in offset order;
+* the header is the Avro binary encoding of ``BlockHeader``; ``header_hash`` is its SHA-256,
+  the next block's ``prev_header_hash``; the signer signs ``SIGNING_CONTEXT ‖ header bytes``
+  with Ed25519;
+* the object stored in S3 is an Avro Object Container File of the ``SealedRecord`` records,
+  carrying the header, the signature and the chain frontier in its file metadata, so any Avro
+  tool can read the records and our verifier can check them.
+
+Nothing here does I/O; parsing turns every problem into ``InvalidBlockError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastavro import parse_schema, reader, schemaless_reader, schemaless_writer, writer
+
+from riskseal.errors import InvalidBlockError
+from riskseal.merkle import leaf_hash, root
+
+FORMAT_VERSION = 1
+SIGNING_CONTEXT = b"riskseal block header v1\x00"
+HASH_SIZE = 32
+ZERO_HASH = bytes(HASH_SIZE)
+OCF_CODEC = "deflate"
+
+META_FORMAT = "riskseal.format"
+META_HEADER = "riskseal.header"
+META_SIGNATURE = "riskseal.signature"
+META_FRONTIER = "riskseal.frontier"
+
+SEALED_RECORD_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "SealedRecord",
+    "namespace": "riskseal.seal",
+    "doc": "One Kafka record exactly as the sealer received it.",
+    "fields": [
+        {"name": "topic", "type": "string"},
+        {"name": "partition", "type": "int"},
+        {"name": "offset", "type": "long"},
+        {"name": "timestamp", "type": "long", "doc": "Kafka record timestamp, ms (-1: none)."},
+        {"name": "timestamp_type", "type": "int", "doc": "0 none, 1 create time, 2 log append."},
+        {"name": "key", "type": ["null", "bytes"]},
+        {"name": "value", "type": ["null", "bytes"]},
+        {
+            "name": "headers",
+            "type": {
+                "type": "array",
+                "items": {
+                    "type": "record",
+                    "name": "SealedHeader",
+                    "fields": [
+                        {"name": "key", "type": "string"},
+                        {"name": "value", "type": ["null", "bytes"]},
+                    ],
+                },
+            },
+        },
+        {
+            "name": "flag",
+            "type": ["null", "string"],
+            "doc": "Why the value is not a valid riskseal event (undecodable or foreign); "
+            "null when it is one.",
+        },
+    ],
+}
+
+BLOCK_HEADER_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "BlockHeader",
+    "namespace": "riskseal.seal",
+    "fields": [
+        {"name": "format_version", "type": "int"},
+        {"name": "origin", "type": "string"},
+        {"name": "chain_id", "type": "string"},
+        {"name": "seq", "type": "long"},
+        {"name": "first_offset", "type": "long"},
+        {"name": "last_offset", "type": "long"},
+        {"name": "record_count", "type": "long"},
+        {"name": "records_root", "type": {"type": "fixed", "name": "Hash", "size": HASH_SIZE}},
+        {"name": "prev_header_hash", "type": "Hash"},
+        {"name": "chain_size_before", "type": "long"},
+        {"name": "chain_root_before", "type": "Hash"},
+        {"name": "created_ms", "type": "long"},
+        {"name": "object_key", "type": "string"},
+        {"name": "key_id", "type": "string"},
+    ],
+}
+
+_RECORD = parse_schema(SEALED_RECORD_SCHEMA)
+_HEADER = parse_schema(BLOCK_HEADER_SCHEMA)
+
+
+def sha256(data: bytes) -> bytes:
+    """SHA-256 digest."""
+    return hashlib.sha256(data).digest()
+
+
+def hex_digest(digest: bytes) -> str:
+    """A digest as ``sha256:<hex>``, the way riskseal prints digests."""
+    return f"sha256:{digest.hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainId:
+    """One chain per (Kafka cluster id, topic, partition)."""
+
+    cluster_id: str
+    topic: str
+    partition: int
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id}/{self.topic}/{self.partition}"
+
+    @classmethod
+    def parse(cls, text: str) -> ChainId:
+        """Inverse of ``str()``; InvalidBlockError when malformed."""
+        parts = text.split("/")
+        if len(parts) != 3 or not parts[2].isdigit() or not parts[0] or not parts[1]:
+            raise InvalidBlockError(f"malformed chain id {text!r} (want cluster/topic/partition)")
+        return cls(parts[0], parts[1], int(parts[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class SealedRecord:
+    """A Kafka record as received: coordinates, timestamp, key, value and headers."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    timestamp_type: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+    flag: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        """The Avro record."""
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "timestamp": self.timestamp,
+            "timestamp_type": self.timestamp_type,
+            "key": self.key,
+            "value": self.value,
+            "headers": [{"key": k, "value": v} for k, v in self.headers],
+            "flag": self.flag,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SealedRecord:
+        """From an Avro record."""
+        return cls(
+            topic=record["topic"],
+            partition=record["partition"],
+            offset=record["offset"],
+            timestamp=record["timestamp"],
+            timestamp_type=record["timestamp_type"],
+            key=record["key"],
+            value=record["value"],
+            headers=tuple((h["key"], h["value"]) for h in record["headers"]),
+            flag=record["flag"],
+        )
+
+    def canonical_bytes(self) -> bytes:
+        """The Avro binary encoding: the bytes the leaf hash covers."""
+        buffer = io.BytesIO()
+        schemaless_writer(buffer, _RECORD, self.to_record())
+        return buffer.getvalue()
+
+    def leaf_hash(self) -> bytes:
+        """``SHA-256(0x00 ‖ canonical bytes)``."""
+        return leaf_hash(self.canonical_bytes())
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    """What the signature covers; see docs/FORMAT.md for each field."""
+
+    origin: str
+    chain_id: str
+    seq: int
+    first_offset: int
+    last_offset: int
+    record_count: int
+    records_root: bytes
+    prev_header_hash: bytes
+    chain_size_before: int
+    chain_root_before: bytes
+    created_ms: int
+    object_key: str
+    key_id: str
+    format_version: int = FORMAT_VERSION
+
+    def to_record(self) -> dict[str, Any]:
+        """The Avro record."""
+        return {
+            "format_version": self.format_version,
+            "origin": self.origin,
+            "chain_id": self.chain_id,
+            "seq": self.seq,
+            "first_offset": self.first_offset,
+            "last_offset": self.last_offset,
+            "record_count": self.record_count,
+            "records_root": self.records_root,
+            "prev_header_hash": self.prev_header_hash,
+            "chain_size_before": self.chain_size_before,
+            "chain_root_before": self.chain_root_before,
+            "created_ms": self.created_ms,
+            "object_key": self.object_key,
+            "key_id": self.key_id,
+        }
+
+    def canonical_bytes(self) -> bytes:
+        """The Avro binary encoding of the header: what is hashed and signed."""
+        buffer = io.BytesIO()
+        schemaless_writer(buffer, _HEADER, self.to_record())
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BlockHeader:
+        """Parse canonical header bytes; InvalidBlockError on any problem."""
+        buffer = io.BytesIO(data)
+        try:
+            record: Any = schemaless_reader(buffer, _HEADER, None)
+        except (EOFError, ValueError, IndexError, UnicodeDecodeError, TypeError) as exc:
+            raise InvalidBlockError(f"header does not decode: {exc}") from exc
+        if buffer.tell() != len(data):
+            raise InvalidBlockError(f"header has {len(data) - buffer.tell()} trailing bytes")
+        header = cls(**record)
+        if header.canonical_bytes() != data:
+            raise InvalidBlockError("header bytes are not in canonical form")
+        return header
+
+    def header_hash(self) -> bytes:
+        """SHA-256 of the canonical header: the link the next block carries."""
+        return sha256(self.canonical_bytes())
+
+    def signing_payload(self) -> bytes:
+        """What the Ed25519 signature covers: a context string, then the header bytes."""
+        return SIGNING_CONTEXT + self.canonical_bytes()
+
+    def chain_leaf_hash(self) -> bytes:
+        """This block's leaf in the chain-level tree: ``SHA-256(0x00 ‖ header bytes)``."""
+        return leaf_hash(self.canonical_bytes())
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A header, its signature, the records, and the chain frontier before this block."""
+
+    header: BlockHeader
+    signature: bytes
+    records: tuple[SealedRecord, ...]
+    frontier_before: tuple[bytes, ...] = field(default=())
+    """The compact range (RFC 6962 subtree roots, left to right) of the chain-level tree
+    before this block; it lets a sealer resume a chain without reading every header."""
+
+    def to_bytes(self) -> bytes:
+        """The Avro Object Container File stored in S3."""
+        buffer = io.BytesIO()
+        metadata = {
+            META_FORMAT: str(self.header.format_version),
+            META_HEADER: base64.b64encode(self.header.canonical_bytes()).decode(),
+            META_SIGNATURE: base64.b64encode(self.signature).decode(),
+            META_FRONTIER: base64.b64encode(b"".join(self.frontier_before)).decode(),
+        }
+        writer(
+            buffer,
+            _RECORD,
+            (record.to_record() for record in self.records),
+            codec=OCF_CODEC,
+            metadata=metadata,
+            sync_interval=1 << 20,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Block:
+        """Parse a stored block; every decoding problem becomes InvalidBlockError."""
+        try:
+            ocf = reader(io.BytesIO(data))
+            metadata = dict(ocf.metadata)
+            records = tuple(SealedRecord.from_record(record) for record in ocf)  # type: ignore[arg-type]
+        except InvalidBlockError:
+            raise
+        except Exception as exc:  # fastavro raises many types on corrupt input
+            raise InvalidBlockError(f"not a readable Avro container: {exc}") from exc
+        try:
+            if metadata.get(META_FORMAT) != str(FORMAT_VERSION):
+                raise InvalidBlockError(
+                    f"unsupported block format {metadata.get(META_FORMAT)!r} "
+                    f"(this verifier reads {FORMAT_VERSION})"
+                )
+            header = BlockHeader.from_bytes(_b64(metadata, META_HEADER))
+            signature = _b64(metadata, META_SIGNATURE)
+            frontier_bytes = _b64(metadata, META_FRONTIER)
+        except KeyError as exc:
+            raise InvalidBlockError(f"container metadata lacks {exc.args[0]}") from None
+        if len(frontier_bytes) % HASH_SIZE:
+            raise InvalidBlockError("chain frontier is not a whole number of hashes")
+        frontier = tuple(
+            frontier_bytes[i : i + HASH_SIZE] for i in range(0, len(frontier_bytes), HASH_SIZE)
+        )
+        return cls(header, signature, records, frontier)
+
+
+def _b64(metadata: dict[str, Any], name: str) -> bytes:
+    value = metadata[name]
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise InvalidBlockError(f"container metadata {name} is not base64") from exc
+
+
+def records_root(records: Sequence[SealedRecord]) -> bytes:
+    """The RFC 6962 Merkle root over the records' leaf hashes, in order."""
+    return root([record.leaf_hash() for record in records])
+
+
+def block_key(prefix: str, chain: ChainId, seq: int) -> str:
+    """The deterministic object key of block ``seq`` of ``chain``."""
+    return f"{prefix}/blocks/{chain.cluster_id}/{chain.topic}/{chain.partition}/{seq:012d}"
+
+
+def checkpoint_key(prefix: str, chain: ChainId, created_ms: int) -> str:
+    """The object key of a checkpoint of ``chain`` written at ``created_ms``."""
+    return (
+        f"{prefix}/checkpoints/{chain.cluster_id}/{chain.topic}/{chain.partition}/{created_ms:015d}"
+    )
+
+
+def frontier_hashes(frontier: Iterable[bytes]) -> tuple[bytes, ...]:
+    """A frontier as an immutable tuple of hashes, checking their sizes."""
+    hashes = tuple(frontier)
+    if any(len(h) != HASH_SIZE for h in hashes):
+        raise InvalidBlockError("frontier hash of the wrong size")
+    return hashes

@@ -1,0 +1,194 @@
+"""One chain of blocks: finding its head in storage, checking it, and appending to it.
+
+A chain is the sequence of blocks of one (cluster id, topic, partition). The sealer that owns
+the partition keeps, per chain, the next sequence number, the hash of the last header, the
+next offset it expects, and the compact range of the chain-level Merkle tree. All of this is
+recovered from the newest block alone: the head is found with O(log n) existence probes, and
+the compact range is stored in the head's metadata and checked against its signed header.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from riskseal.block import (
+    ZERO_HASH,
+    Block,
+    BlockHeader,
+    ChainId,
+    SealedRecord,
+    block_key,
+    records_root,
+)
+from riskseal.errors import ChainHeadError, IntegrityError
+from riskseal.keys import PublicKeys, Signer
+from riskseal.merkle import CompactRange
+from riskseal.sealer.store import BlockStore
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """What a sealer needs to append the next block."""
+
+    chain: ChainId
+    next_seq: int
+    next_offset: int | None
+    """The offset the next block must start at; None for an empty chain (any start)."""
+    prev_header_hash: bytes
+    tree: CompactRange
+
+
+def latest_index(exists: Callable[[int], bool]) -> int | None:
+    """The highest ``i`` with ``exists(i)``, for dense indexes 0, 1, 2, … (None if none).
+
+    Probes 0, 1, 3, 7, … until one is missing, then binary-searches the gap: O(log n)
+    existence checks, so resuming a long chain costs no more than a short one.
+    """
+    if not exists(0):
+        return None
+    present, step = 0, 1
+    while exists(present + step):
+        present += step
+        step *= 2
+    missing = present + step
+    while missing - present > 1:
+        middle = (present + missing) // 2
+        if exists(middle):
+            present = middle
+        else:
+            missing = middle
+    return present
+
+
+def find_head_seq(store: BlockStore, prefix: str, chain: ChainId) -> int | None:
+    """The highest sequence number stored for ``chain``."""
+    return latest_index(lambda seq: store.exists(block_key(prefix, chain, seq)))
+
+
+def recover_head(store: BlockStore, prefix: str, chain: ChainId, keys: PublicKeys) -> ChainHead:
+    """Read and check the newest block of ``chain``; ChainHeadError if it fails a check."""
+    seq = find_head_seq(store, prefix, chain)
+    if seq is None:
+        return ChainHead(chain, 0, None, ZERO_HASH, CompactRange())
+    key = block_key(prefix, chain, seq)
+    block = _load(store, key)
+    try:
+        check_block(block, key, keys, expected_chain=str(chain), expected_seq=seq)
+        tree = CompactRange.from_frontier(seq, block.frontier_before)
+        if tree.root() != block.header.chain_root_before:
+            raise IntegrityError("stored chain frontier does not match the signed chain root")
+        if seq > 0:
+            previous = _load(store, block_key(prefix, chain, seq - 1))
+            if previous.header.header_hash() != block.header.prev_header_hash:
+                raise IntegrityError(f"does not link to block {seq - 1}")
+            if previous.header.last_offset + 1 != block.header.first_offset:
+                raise IntegrityError(
+                    f"starts at offset {block.header.first_offset}, block {seq - 1} ends at "
+                    f"{previous.header.last_offset}"
+                )
+    except IntegrityError as exc:
+        raise ChainHeadError(
+            f"chain {chain}: head block {key} fails verification ({exc}); the sealer will not "
+            "append to it: run `riskseal verify` and investigate"
+        ) from exc
+    tree.append(block.header.chain_leaf_hash())
+    return ChainHead(
+        chain=chain,
+        next_seq=seq + 1,
+        next_offset=block.header.last_offset + 1,
+        prev_header_hash=block.header.header_hash(),
+        tree=tree,
+    )
+
+
+def check_block(
+    block: Block, key: str, keys: PublicKeys, expected_chain: str, expected_seq: int
+) -> None:
+    """The checks a sealer makes on a head: place, signature, records root, offsets."""
+    header = block.header
+    if header.object_key != key:
+        raise IntegrityError(f"header says it belongs at {header.object_key}, found at {key}")
+    if header.chain_id != expected_chain or header.seq != expected_seq:
+        raise IntegrityError(f"header is {header.chain_id} seq {header.seq}")
+    keys.verify(header.key_id, header.signing_payload(), block.signature)
+    if records_root(block.records) != header.records_root:
+        raise IntegrityError("records do not match the signed Merkle root")
+    offsets = [record.offset for record in block.records]
+    if (
+        len(offsets) != header.record_count
+        or not offsets
+        or offsets[0] != header.first_offset
+        or offsets[-1] != header.last_offset
+    ):
+        raise IntegrityError("records do not cover the header's offset range")
+
+
+def _load(store: BlockStore, key: str) -> Block:
+    data = store.get(key)
+    if data is None:
+        raise ChainHeadError(f"block {key} disappeared while reading the chain head")
+    return Block.from_bytes(data)
+
+
+class ChainWriter:
+    """Appends blocks to one chain, starting from a recovered head."""
+
+    def __init__(
+        self,
+        head: ChainHead,
+        store: BlockStore,
+        signer: Signer,
+        prefix: str,
+        origin: str,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self.head = head
+        self.store = store
+        self.signer = signer
+        self.prefix = prefix
+        self.origin = origin
+        self.clock_ms = clock_ms
+
+    def build(self, records: Sequence[SealedRecord]) -> Block:
+        """The signed next block for ``records`` (offset order, contiguous with the head)."""
+        head = self.head
+        if not records:
+            raise ValueError("a block needs at least one record")
+        if head.next_offset is not None and records[0].offset != head.next_offset:
+            raise ValueError(
+                f"chain {head.chain} continues at offset {head.next_offset}, "
+                f"records start at {records[0].offset}"
+            )
+        key = block_key(self.prefix, head.chain, head.next_seq)
+        header = BlockHeader(
+            origin=self.origin,
+            chain_id=str(head.chain),
+            seq=head.next_seq,
+            first_offset=records[0].offset,
+            last_offset=records[-1].offset,
+            record_count=len(records),
+            records_root=records_root(records),
+            prev_header_hash=head.prev_header_hash,
+            chain_size_before=head.tree.size,
+            chain_root_before=head.tree.root(),
+            created_ms=self.clock_ms(),
+            object_key=key,
+            key_id=self.signer.key_id,
+        )
+        signature = self.signer.sign(header.signing_payload())
+        return Block(header, signature, tuple(records), tuple(head.tree.frontier()))
+
+    def append(self, block: Block) -> None:
+        """Write ``block`` (BlockExistsError if another sealer took its seq), then advance."""
+        self.store.create(block.header.object_key, block.to_bytes())
+        tree = self.head.tree.copy()
+        tree.append(block.header.chain_leaf_hash())
+        self.head = ChainHead(
+            chain=self.head.chain,
+            next_seq=block.header.seq + 1,
+            next_offset=block.header.last_offset + 1,
+            prev_header_hash=block.header.header_hash(),
+            tree=tree,
+        )

@@ -1,0 +1,120 @@
+"""Chains in memory: appending, resuming from the head, lost races, refusing a bad head."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from riskseal.block import Block, block_key
+from riskseal.errors import BlockExistsError, ChainHeadError
+from riskseal.keys import FileSigner, PublicKeys
+from riskseal.merkle import root
+from riskseal.sealer.chain import ChainWriter, find_head_seq, latest_index, recover_head
+from riskseal.sealer.store import MemoryBlockStore
+from tests.unit.sealer.helpers import CHAIN, ORIGIN, PREFIX, chain_of, records
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 7, 8, 9, 100, 1000])
+def test_latest_index_finds_the_last_of_dense_indexes(count: int) -> None:
+    probes: list[int] = []
+
+    def exists(index: int) -> bool:
+        probes.append(index)
+        return index < count
+
+    assert latest_index(exists) == (count - 1 if count else None)
+    assert len(probes) <= 2 * max(count, 1).bit_length() + 2  # logarithmic
+
+
+def test_blocks_link_and_commit_to_the_chain_tree() -> None:
+    store, signer = MemoryBlockStore(), FileSigner.generate("s")
+    chain_of(store, signer, [3, 1, 4, 1, 5])
+    blocks = [Block.from_bytes(store.objects[block_key(PREFIX, CHAIN, s)]) for s in range(5)]
+    leaves = [b.header.chain_leaf_hash() for b in blocks]
+    for seq, block in enumerate(blocks):
+        assert block.header.seq == seq
+        assert block.header.chain_size_before == seq
+        assert block.header.chain_root_before == root(leaves[:seq])
+        if seq:
+            assert block.header.prev_header_hash == blocks[seq - 1].header.header_hash()
+            assert block.header.first_offset == blocks[seq - 1].header.last_offset + 1
+    assert blocks[0].header.first_offset == 0
+    assert blocks[-1].header.last_offset == 13
+
+
+def test_recovered_head_continues_where_the_chain_ends() -> None:
+    store, signer = MemoryBlockStore(), FileSigner.generate("s")
+    writer = chain_of(store, signer, [2, 2, 2])
+    head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+    assert head.next_seq == writer.head.next_seq == 3
+    assert head.next_offset == 6
+    assert head.prev_header_hash == writer.head.prev_header_hash
+    assert head.tree.root() == writer.head.tree.root()
+
+
+def test_empty_chain_starts_anywhere() -> None:
+    head = recover_head(MemoryBlockStore(), PREFIX, CHAIN, PublicKeys([]))
+    assert (head.next_seq, head.next_offset, head.tree.size) == (0, None, 0)
+
+
+def test_second_writer_loses_the_race_and_nothing_forks() -> None:
+    store, signer = MemoryBlockStore(), FileSigner.generate("s")
+    first = chain_of(store, signer, [2])
+    second = ChainWriter(first.head, store, signer, PREFIX, ORIGIN)
+    first.append(first.build(records(2, 3)))
+    with pytest.raises(BlockExistsError):
+        second.append(second.build(records(2, 5)))
+    assert find_head_seq(store, PREFIX, CHAIN) == 1
+    stored = Block.from_bytes(store.objects[block_key(PREFIX, CHAIN, 1)])
+    assert stored.header.last_offset == 4
+
+
+def test_records_must_continue_the_chain() -> None:
+    writer = chain_of(MemoryBlockStore(), FileSigner.generate("s"), [2])
+    with pytest.raises(ValueError, match="continues at offset 2"):
+        writer.build(records(3, 1))
+
+
+def _tamper_head(store: MemoryBlockStore, change: str) -> None:
+    key = block_key(PREFIX, CHAIN, 1)
+    block = Block.from_bytes(store.objects[key])
+    if change == "signature":
+        block = dataclasses.replace(block, signature=bytes(64))
+    elif change == "record":
+        changed = dataclasses.replace(block.records[0], value=b"forged")
+        block = dataclasses.replace(block, records=(changed, *block.records[1:]))
+    elif change == "frontier":
+        block = dataclasses.replace(block, frontier_before=(bytes(32),))
+    store.objects[key] = block.to_bytes()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("signature", "does not verify"),
+        ("record", "records do not match the signed Merkle root"),
+        ("frontier", "frontier does not match"),
+    ],
+)
+def test_a_head_that_fails_verification_stops_the_chain(change: str, message: str) -> None:
+    store, signer = MemoryBlockStore(), FileSigner.generate("s")
+    chain_of(store, signer, [2, 2])
+    _tamper_head(store, change)
+    with pytest.raises(ChainHeadError, match=message):
+        recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+
+
+def test_a_head_signed_by_an_unknown_key_stops_the_chain() -> None:
+    store = MemoryBlockStore()
+    chain_of(store, FileSigner.generate("s"), [2])
+    with pytest.raises(ChainHeadError, match="unknown key"):
+        recover_head(store, PREFIX, CHAIN, PublicKeys([FileSigner.generate("x").verifier]))
+
+
+def test_a_block_copied_to_another_key_is_refused_as_head() -> None:
+    store, signer = MemoryBlockStore(), FileSigner.generate("s")
+    chain_of(store, signer, [2])
+    store.objects[block_key(PREFIX, CHAIN, 1)] = store.objects[block_key(PREFIX, CHAIN, 0)]
+    with pytest.raises(ChainHeadError, match="belongs at"):
+        recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
