@@ -331,6 +331,18 @@ class Settings(BaseSettings):
         """Settings for Apache Kafka and AWS S3 / MinIO (``profile=production``)."""
         return cls.from_env(profile="production", **overrides)
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``RISKSEAL_*`` variables (secrets included: for child processes)."""
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[env_var(name)] = str(value)
+        return env
+
     # --- derived views ---------------------------------------------------------------------
     @property
     def topic_partitions(self) -> dict[str, int]:

@@ -174,6 +174,15 @@ class LocalStack:
             shutil.rmtree(self.data_dir)
         return stopped
 
+    def stop_s3(self) -> None:
+        """Stop SeaweedFS alone (outage tests); :meth:`start_s3` brings it back."""
+        self.weed.stop()
+
+    def start_s3(self) -> None:
+        """Start SeaweedFS again on the same ports and data, and wait until it answers."""
+        identities = StackIdentities.load(self.identities_file)
+        self._start_seaweedfs(find_weed(self.settings.weed_bin), identities)
+
     def status(self) -> StackStatus:
         """Which servers run, and the endpoints when the whole stack is up."""
         servers = self._running_pids()
