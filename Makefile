@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lint test test-unit test-integration demo bench bench-sdk clean
+.PHONY: help venv lint test test-unit test-integration demo bench bench-sdk bench-sealer clean
 
 help:
 	@echo "make demo   run the end-to-end demo on a local real stack"
@@ -40,10 +40,13 @@ test: lint
 demo: venv
 	$(BIN)/riskseal demo
 
-bench: bench-sdk
+bench: bench-sdk bench-sealer
 
 bench-sdk: venv
 	$(BIN)/python -m bench.sdk
+
+bench-sealer: venv
+	$(BIN)/python -m bench.sealer
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -20,12 +20,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastavro import parse_schema, reader, schemaless_reader, schemaless_writer, writer
+from fastavro import parse_schema, reader, schemaless_reader, schemaless_writer
 
+from riskseal.avrobin import avro_bytes, optional_bytes, zigzag
 from riskseal.errors import InvalidBlockError
 from riskseal.merkle import leaf_hash, root
 
@@ -34,6 +37,8 @@ SIGNING_CONTEXT = b"riskseal block header v1\x00"
 HASH_SIZE = 32
 ZERO_HASH = bytes(HASH_SIZE)
 OCF_CODEC = "deflate"
+OCF_MAGIC = b"Obj\x01"
+DEFLATE_LEVEL = 1  # fast; audit records are small and repetitive, level 1 already shrinks them well
 
 META_FORMAT = "riskseal.format"
 META_HEADER = "riskseal.header"
@@ -177,13 +182,29 @@ class SealedRecord:
 
     def canonical_bytes(self) -> bytes:
         """The Avro binary encoding: the bytes the leaf hash covers."""
-        buffer = io.BytesIO()
-        schemaless_writer(buffer, _RECORD, self.to_record())
-        return buffer.getvalue()
+        return encode_record(
+            record_prefix(self.topic, self.partition),
+            self.offset,
+            self.timestamp,
+            self.timestamp_type,
+            self.key,
+            self.value,
+            self.headers,
+            self.flag,
+        )
 
     def leaf_hash(self) -> bytes:
         """``SHA-256(0x00 ‖ canonical bytes)``."""
         return leaf_hash(self.canonical_bytes())
+
+    @classmethod
+    def from_canonical(cls, data: bytes) -> SealedRecord:
+        """Decode canonical record bytes."""
+        buffer = io.BytesIO(data)
+        record: Any = schemaless_reader(buffer, _RECORD, None)
+        if buffer.tell() != len(data):
+            raise InvalidBlockError("record bytes have trailing data")
+        return cls.from_record(record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,41 +281,57 @@ class BlockHeader:
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """A header, its signature, the records, and the chain frontier before this block."""
+    """A header, its signature, the records' canonical bytes, and the chain frontier."""
 
     header: BlockHeader
     signature: bytes
-    records: tuple[SealedRecord, ...]
+    record_bytes: tuple[bytes, ...]
+    """The canonical encoding of every record, in offset order (what the leaves hash)."""
     frontier_before: tuple[bytes, ...] = field(default=())
     """The compact range (RFC 6962 subtree roots, left to right) of the chain-level tree
     before this block; it lets a sealer resume a chain without reading every header."""
 
+    def records(self) -> tuple[SealedRecord, ...]:
+        """The records, decoded."""
+        return tuple(SealedRecord.from_canonical(data) for data in self.record_bytes)
+
     def to_bytes(self) -> bytes:
-        """The Avro Object Container File stored in S3."""
-        buffer = io.BytesIO()
+        """The Avro Object Container File stored in S3 (docs/FORMAT.md §4).
+
+        Written by hand so the file holds exactly the canonical record bytes: one deflate
+        data block, and a sync marker derived from the header hash, so the same block always
+        gives the same object bytes.
+        """
         metadata = {
-            META_FORMAT: str(self.header.format_version),
-            META_HEADER: base64.b64encode(self.header.canonical_bytes()).decode(),
-            META_SIGNATURE: base64.b64encode(self.signature).decode(),
-            META_FRONTIER: base64.b64encode(b"".join(self.frontier_before)).decode(),
+            "avro.schema": json.dumps(SEALED_RECORD_SCHEMA, separators=(",", ":")).encode(),
+            "avro.codec": OCF_CODEC.encode(),
+            META_FORMAT: str(self.header.format_version).encode(),
+            META_HEADER: base64.b64encode(self.header.canonical_bytes()),
+            META_SIGNATURE: base64.b64encode(self.signature),
+            META_FRONTIER: base64.b64encode(b"".join(self.frontier_before)),
         }
-        writer(
-            buffer,
-            _RECORD,
-            (record.to_record() for record in self.records),
-            codec=OCF_CODEC,
-            metadata=metadata,
-            sync_interval=1 << 20,
-        )
-        return buffer.getvalue()
+        sync = self.header.header_hash()[:16]
+        out = [OCF_MAGIC, zigzag(len(metadata))]
+        for name, value in metadata.items():
+            out += [avro_bytes(name.encode()), avro_bytes(value)]
+        out += [b"\x00", sync]
+        if self.record_bytes:
+            compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+            body = compressor.compress(b"".join(self.record_bytes)) + compressor.flush()
+            out += [zigzag(len(self.record_bytes)), zigzag(len(body)), body, sync]
+        return b"".join(out)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Block:
-        """Parse a stored block; every decoding problem becomes InvalidBlockError."""
+        """Parse a stored block; every decoding problem becomes InvalidBlockError.
+
+        Records are decoded with a standard Avro reader and re-encoded canonically, so the
+        leaves never depend on how the container happens to encode them.
+        """
         try:
             ocf = reader(io.BytesIO(data))
             metadata = dict(ocf.metadata)
-            records = tuple(SealedRecord.from_record(record) for record in ocf)  # type: ignore[arg-type]
+            records = [SealedRecord.from_record(record) for record in ocf]  # type: ignore[arg-type]
         except InvalidBlockError:
             raise
         except Exception as exc:  # fastavro raises many types on corrupt input
@@ -315,7 +352,8 @@ class Block:
         frontier = tuple(
             frontier_bytes[i : i + HASH_SIZE] for i in range(0, len(frontier_bytes), HASH_SIZE)
         )
-        return cls(header, signature, records, frontier)
+        record_bytes = tuple(record.canonical_bytes() for record in records)
+        return cls(header, signature, record_bytes, frontier)
 
 
 def _b64(metadata: dict[str, Any], name: str) -> bytes:
@@ -328,9 +366,39 @@ def _b64(metadata: dict[str, Any], name: str) -> bytes:
         raise InvalidBlockError(f"container metadata {name} is not base64") from exc
 
 
-def records_root(records: Sequence[SealedRecord]) -> bytes:
-    """The RFC 6962 Merkle root over the records' leaf hashes, in order."""
-    return root([record.leaf_hash() for record in records])
+def records_root(record_bytes: Sequence[bytes]) -> bytes:
+    """The RFC 6962 Merkle root over the records' canonical bytes, in order."""
+    return root([leaf_hash(data) for data in record_bytes])
+
+
+# --- the canonical record encoding, by hand (pinned to fastavro's by property tests) -------
+def record_prefix(topic: str, partition: int) -> bytes:
+    """The encoding of a record's first two fields, the same for a whole partition."""
+    return avro_bytes(topic.encode("utf-8")) + zigzag(partition)
+
+
+def encode_record(
+    prefix: bytes,
+    offset: int,
+    timestamp: int,
+    timestamp_type: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes | None]],
+    flag: str | None,
+) -> bytes:
+    """``avro(SealedRecord, record)`` given the partition's ``record_prefix``."""
+    parts = [prefix, zigzag(offset), zigzag(timestamp), zigzag(timestamp_type)]
+    parts.append(optional_bytes(key))
+    parts.append(optional_bytes(value))
+    if headers:
+        parts.append(zigzag(len(headers)))
+        for name, header_value in headers:
+            parts.append(avro_bytes(name.encode("utf-8")))
+            parts.append(optional_bytes(header_value))
+    parts.append(b"\x00")
+    parts.append(optional_bytes(flag.encode("utf-8") if flag is not None else None))
+    return b"".join(parts)
 
 
 def block_key(prefix: str, chain: ChainId, seq: int) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 from fastavro import parse_schema, schemaless_writer
 from fastavro.schema import load_schema
 
+from riskseal.avrobin import NULL, avro_bytes, zigzag
 from riskseal.contract.codec import MAGIC
 from riskseal.contract.events import AccessAction, AccessRequest, Outcome
 from riskseal.contract.schemas_set import (
@@ -36,29 +37,11 @@ from riskseal.errors import ConfigError, EventTooLargeError, InvalidEventError
 OUTCOME_INDEX = {outcome: index for index, outcome in enumerate(("SUCCESS", "FAILURE", "UNKNOWN"))}
 CACHE_LIMIT = 8_192
 EMPTY_MAP = b"\x00"
-NULL = b"\x00"
-
-
-_SMALL = [bytes([n << 1]) for n in range(64)]  # 0..63 encode to one byte
-
-
-def zigzag(value: int) -> bytes:
-    """Avro ``long``: zig-zag, then base-128 varint."""
-    if 0 <= value < 64:
-        return _SMALL[value]
-    number = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while number > 0x7F:
-        out.append((number & 0x7F) | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
 
 
 def string(value: str) -> bytes:
     """Avro ``string``: length, then UTF-8 (raises UnicodeEncodeError on lone surrogates)."""
-    data = value.encode("utf-8")
-    return zigzag(len(data)) + data
+    return avro_bytes(value.encode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,13 +18,13 @@ from riskseal.block import (
     Block,
     BlockHeader,
     ChainId,
-    SealedRecord,
     block_key,
     records_root,
 )
 from riskseal.errors import ChainHeadError, IntegrityError
 from riskseal.keys import PublicKeys, Signer
 from riskseal.merkle import CompactRange
+from riskseal.sealer.batch import PendingRecord
 from riskseal.sealer.store import BlockStore
 
 
@@ -113,9 +113,9 @@ def check_block(
     if header.chain_id != expected_chain or header.seq != expected_seq:
         raise IntegrityError(f"header is {header.chain_id} seq {header.seq}")
     keys.verify(header.key_id, header.signing_payload(), block.signature)
-    if records_root(block.records) != header.records_root:
+    if records_root(block.record_bytes) != header.records_root:
         raise IntegrityError("records do not match the signed Merkle root")
-    offsets = [record.offset for record in block.records]
+    offsets = [record.offset for record in block.records()]
     if (
         len(offsets) != header.record_count
         or not offsets
@@ -151,7 +151,7 @@ class ChainWriter:
         self.origin = origin
         self.clock_ms = clock_ms
 
-    def build(self, records: Sequence[SealedRecord]) -> Block:
+    def build(self, records: Sequence[PendingRecord]) -> Block:
         """The signed next block for ``records`` (offset order, contiguous with the head)."""
         head = self.head
         if not records:
@@ -169,7 +169,7 @@ class ChainWriter:
             first_offset=records[0].offset,
             last_offset=records[-1].offset,
             record_count=len(records),
-            records_root=records_root(records),
+            records_root=records_root([record.data for record in records]),
             prev_header_hash=head.prev_header_hash,
             chain_size_before=head.tree.size,
             chain_root_before=head.tree.root(),
@@ -178,7 +178,7 @@ class ChainWriter:
             key_id=self.signer.key_id,
         )
         signature = self.signer.sign(header.signing_payload())
-        return Block(header, signature, tuple(records), tuple(head.tree.frontier()))
+        return Block(header, signature, tuple(r.data for r in records), tuple(head.tree.frontier()))
 
     def append(self, block: Block) -> None:
         """Write ``block`` (BlockExistsError if another sealer took its seq), then advance."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from riskseal.block import Block
+from riskseal.sealer.batch import PendingRecord
 
 
 @dataclass
@@ -22,13 +23,16 @@ class SealerMetrics:
     stopped_chains: int = 0
     lag_ms: deque[int] = field(default_factory=lambda: deque(maxlen=10_000))
     """Seal lag of recent blocks: oldest record timestamp to block written, in ms."""
+    block_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    """Time to build, sign and write each recent block, in ms."""
 
-    def sealed(self, block: Block, written_ms: int) -> None:
-        """Account for a block that was written."""
+    def sealed(self, records: Sequence[PendingRecord], written_ms: int, took_ms: float) -> None:
+        """Account for a block of ``records`` that was written in ``took_ms``."""
+        self.block_ms.append(took_ms)
         self.blocks += 1
-        self.records += len(block.records)
-        self.bytes += sum(len(record.value or b"") for record in block.records)
-        self.flagged += sum(record.flag is not None for record in block.records)
-        stamped = [record.timestamp for record in block.records if record.timestamp >= 0]
+        self.records += len(records)
+        self.bytes += sum(len(record.data) for record in records)
+        self.flagged += sum(record.flagged for record in records)
+        stamped = [record.timestamp for record in records if record.timestamp >= 0]
         if stamped:
             self.lag_ms.append(max(0, written_ms - min(stamped)))

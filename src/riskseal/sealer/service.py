@@ -36,7 +36,7 @@ from riskseal.block import ChainId, checkpoint_key
 from riskseal.contract.codec import EventCodec
 from riskseal.errors import BlockExistsError, ChainHeadError, StorageUnavailableError
 from riskseal.keys import PublicKeys, Signer
-from riskseal.sealer.batch import Batch, sealed_record
+from riskseal.sealer.batch import Batch, RecordEncoder
 from riskseal.sealer.chain import ChainHead, ChainWriter, recover_head
 from riskseal.sealer.checkpoint import signed_checkpoint
 from riskseal.sealer.metrics import SealerMetrics
@@ -75,7 +75,7 @@ class Sealer:
         self.store = store
         self.metrics = metrics or SealerMetrics()
         self.on_chain_stopped = on_chain_stopped
-        self.codec = EventCodec()
+        self.encoder = RecordEncoder(EventCodec())
         self.partitions: dict[tuple[str, int], PartitionState] = {}
         self.consumer = Consumer(
             {
@@ -97,8 +97,13 @@ class Sealer:
         )
         try:
             while not stop.is_set():
-                for message in self.consumer.consume(num_messages=5_000, timeout=0.2):
-                    self._accept(message)
+                # poll() returns at the first message; consume(timeout=0) drains what is
+                # fetched (consume with a timeout would wait for a full batch).
+                first = self.consumer.poll(0.2)
+                if first is not None:
+                    self._accept(first)
+                    for message in self.consumer.consume(num_messages=5_000, timeout=0):
+                        self._accept(message)
                 self._seal_due(force=False)
                 if time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_interval_s:
                     self.write_checkpoints()
@@ -135,7 +140,7 @@ class Sealer:
         offset = message.offset() or 0
         if expected is not None and offset < expected:
             return  # already sealed (re-delivered after a seek)
-        state.batch.add(sealed_record(message, self.codec))
+        state.batch.add(self.encoder.encode(message))
         if state.batch.due(
             self.settings.seal_max_records, self.settings.seal_max_bytes, float("inf")
         ):
@@ -154,8 +159,8 @@ class Sealer:
 
     # --- sealing ---------------------------------------------------------------------------
     def _seal(self, state: PartitionState, writer: ChainWriter) -> None:
-        records = state.batch.records
-        block = writer.build(records)
+        started = time.perf_counter()
+        block = writer.build(state.batch.records)
         delay = 0.2
         while True:
             try:
@@ -175,7 +180,8 @@ class Sealer:
         self.consumer.store_offsets(
             offsets=[TopicPartition(chain.topic, chain.partition, block.header.last_offset + 1)]
         )
-        self.metrics.sealed(block, time.time_ns() // 1_000_000)
+        took_ms = (time.perf_counter() - started) * 1000
+        self.metrics.sealed(state.batch.records, time.time_ns() // 1_000_000, took_ms)
         state.batch.clear()
 
     def _wait_for_storage(self, state: PartitionState, delay: float) -> bool:

@@ -54,8 +54,10 @@ def check_chain(
         else:
             assert block.header.prev_header_hash == previous.header.header_hash()
             assert block.header.first_offset == previous.header.last_offset + 1
-        assert all(r.topic == chain.topic and r.partition == chain.partition for r in block.records)
-        offsets.extend(r.offset for r in block.records)
+        assert all(
+            r.topic == chain.topic and r.partition == chain.partition for r in block.records()
+        )
+        offsets.extend(r.offset for r in block.records())
         tree.append(block.header.chain_leaf_hash())
         lock = reader.head_object(Bucket=settings.s3_bucket, Key=key)
         assert lock["ObjectLockMode"] == "COMPLIANCE", key

@@ -44,7 +44,7 @@ def assert_sealed_exactly_once(world: SealingWorld, cluster_id: str, produced: s
             for seq in range(0 if head is None else head + 1):
                 data = world.store.get(block_key(settings.s3_prefix, chain, seq))
                 assert data is not None
-                for record in Block.from_bytes(data).records:
+                for record in Block.from_bytes(data).records():
                     assert record.flag is None
                     assert record.value is not None
                     event = typed_event(codec.decode(record.value))

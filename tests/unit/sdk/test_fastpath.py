@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from riskseal.avrobin import zigzag
 from riskseal.contract import (
     AccessAction,
     AccessRequest,
@@ -17,7 +18,7 @@ from riskseal.contract import (
     Sensitivity,
     SourceStamp,
 )
-from riskseal.contract.fastpath import FastEncoder, zigzag
+from riskseal.contract.fastpath import FastEncoder
 from riskseal.errors import ConfigError, EventTooLargeError, InvalidEventError
 
 CODEC = EventCodec()

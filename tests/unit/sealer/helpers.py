@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from riskseal.block import ChainId, SealedRecord
 from riskseal.keys import FileSigner, PublicKeys
+from riskseal.sealer.batch import PendingRecord
 from riskseal.sealer.chain import ChainWriter, recover_head
 from riskseal.sealer.store import MemoryBlockStore
 
@@ -12,7 +13,7 @@ PREFIX = "audit"
 ORIGIN = "riskseal.test/audit"
 
 
-def records(first: int, count: int, chain: ChainId = CHAIN) -> list[SealedRecord]:
+def sealed_records(first: int, count: int, chain: ChainId = CHAIN) -> list[SealedRecord]:
     """``count`` records of ``chain`` from offset ``first``."""
     return [
         SealedRecord(
@@ -27,6 +28,14 @@ def records(first: int, count: int, chain: ChainId = CHAIN) -> list[SealedRecord
             flag=None if offset % 5 else "not a riskseal event",
         )
         for offset in range(first, first + count)
+    ]
+
+
+def records(first: int, count: int, chain: ChainId = CHAIN) -> list[PendingRecord]:
+    """The same records as the sealer batches them."""
+    return [
+        PendingRecord(r.offset, r.timestamp, r.canonical_bytes(), r.flag is not None)
+        for r in sealed_records(first, count, chain)
     ]
 
 

@@ -82,8 +82,8 @@ def _tamper_head(store: MemoryBlockStore, change: str) -> None:
     if change == "signature":
         block = dataclasses.replace(block, signature=bytes(64))
     elif change == "record":
-        changed = dataclasses.replace(block.records[0], value=b"forged")
-        block = dataclasses.replace(block, records=(changed, *block.records[1:]))
+        changed = dataclasses.replace(block.records()[0], value=b"forged").canonical_bytes()
+        block = dataclasses.replace(block, record_bytes=(changed, *block.record_bytes[1:]))
     elif change == "frontier":
         block = dataclasses.replace(block, frontier_before=(bytes(32),))
     store.objects[key] = block.to_bytes()
