@@ -80,12 +80,11 @@ def test_object_put_without_lock_headers_gets_the_default_retention(
 def test_deleting_a_locked_version_is_refused_even_for_the_admin(real_stack: RealStack) -> None:
     key, version = _locked_object(real_stack)
     bucket = real_stack.settings.s3_bucket
-    for client in (real_stack.writer(), real_stack.admin()):
-        with pytest.raises(ClientError) as refused:
-            client.delete_object(
-                Bucket=bucket, Key=key, VersionId=version, BypassGovernanceRetention=True
-            )
-        assert _error_code(refused.value) == "AccessDenied"
+    with pytest.raises(ClientError) as refused:
+        real_stack.admin().delete_object(
+            Bucket=bucket, Key=key, VersionId=version, BypassGovernanceRetention=True
+        )
+    assert _error_code(refused.value) == "AccessDenied"
     versions = real_stack.reader().list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
     assert [v["VersionId"] for v in versions] == [version]
 
@@ -105,12 +104,38 @@ def test_shortening_compliance_retention_is_refused(real_stack: RealStack) -> No
     assert head["ObjectLockRetainUntilDate"] > datetime.now(UTC) + timedelta(hours=23)
 
 
+def test_sealer_identity_cannot_delete_or_change_bucket_settings(real_stack: RealStack) -> None:
+    if real_stack.local is None:
+        pytest.skip("the writer's rights on external storage are set by its own policy")
+    key, version = _locked_object(real_stack)
+    bucket = real_stack.settings.s3_bucket
+    writer = real_stack.writer()
+    for attempt in (
+        lambda: writer.delete_object(Bucket=bucket, Key=key),
+        lambda: writer.delete_object(Bucket=bucket, Key=key, VersionId=version),
+        lambda: writer.put_bucket_lifecycle_configuration(
+            Bucket=bucket,
+            LifecycleConfiguration={
+                "Rules": [{"ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""},
+                           "Expiration": {"Days": 1}}]
+            },
+        ),
+    ):  # fmt: skip
+        with pytest.raises(ClientError) as refused:
+            attempt()
+        assert _error_code(refused.value) == "AccessDenied"
+    assert (
+        real_stack.reader().list_object_versions(Bucket=bucket, Prefix=key).get("DeleteMarkers", [])
+        == []
+    )
+
+
 def test_plain_delete_only_adds_a_marker_and_keeps_the_locked_version(
     real_stack: RealStack,
 ) -> None:
     key, version = _locked_object(real_stack)
     bucket = real_stack.settings.s3_bucket
-    real_stack.writer().delete_object(Bucket=bucket, Key=key)
+    real_stack.admin().delete_object(Bucket=bucket, Key=key)
     listing = real_stack.reader().list_object_versions(Bucket=bucket, Prefix=key)
     assert [v["VersionId"] for v in listing["Versions"]] == [version]
     assert len(listing.get("DeleteMarkers", [])) == 1

@@ -18,8 +18,43 @@ from pydantic import SecretStr
 from riskseal.errors import ProvisioningError
 
 ADMIN, SEALER, AUDITOR = "admin", "sealer", "auditor"
-SEALER_ACTIONS = ("Read", "List", "Write", "PutObjectRetention")
-AUDITOR_ACTIONS = ("Read", "List", "GetObjectRetention", "GetBucketObjectLockConfiguration")
+# SeaweedFS's plain "actions" cannot tell PUT from DELETE ("Write" allows both), so both roles
+# get IAM-style policies, which SeaweedFS checks action by action: the sealer may create and
+# read objects but not delete them (not even a delete marker) nor touch bucket settings.
+SEALER_ACTIONS = (
+    "s3:PutObject",
+    "s3:PutObjectRetention",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectRetention",
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+)
+AUDITOR_ACTIONS = (
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectRetention",
+    "s3:GetObjectLegalHold",
+    "s3:GetBucketObjectLockConfiguration",
+    "s3:GetBucketVersioning",
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+)
+
+
+def _policy(bucket: str, actions: tuple[str, ...]) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": list(actions),
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                }
+            ],
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +88,7 @@ class StackIdentities:
     def weed_config(self, bucket: str) -> dict[str, Any]:
         """The SeaweedFS ``-s3.config`` document granting each identity its actions."""
 
-        def identity(name: str, creds: S3Credentials, actions: list[str]) -> dict[str, Any]:
+        def identity(name: str, creds: S3Credentials, **grant: list[str]) -> dict[str, Any]:
             return {
                 "name": name,
                 "credentials": [
@@ -62,27 +97,19 @@ class StackIdentities:
                         "secretKey": creds.secret_access_key.get_secret_value(),
                     }
                 ],
-                "actions": actions,
+                **grant,
             }
 
         return {
             "identities": [
-                identity(ADMIN, self.admin, ["Admin", "Read", "List", "Tagging", "Write"]),
-                # SeaweedFS has no put-only action: "Write" also allows a plain DELETE, which
-                # only adds a delete marker on a versioned, locked bucket (the verifier reads
-                # every version); locked versions cannot be deleted by anyone. Lock headers on
-                # PUT need PutObjectRetention.
-                identity(
-                    SEALER,
-                    self.sealer,
-                    [f"{action}:{bucket}" for action in SEALER_ACTIONS],
-                ),
-                identity(
-                    AUDITOR,
-                    self.auditor,
-                    [f"{action}:{bucket}" for action in AUDITOR_ACTIONS],
-                ),
-            ]
+                identity(ADMIN, self.admin, actions=["Admin", "Read", "List", "Tagging", "Write"]),
+                identity(SEALER, self.sealer, policyNames=[f"riskseal-{SEALER}"]),
+                identity(AUDITOR, self.auditor, policyNames=[f"riskseal-{AUDITOR}"]),
+            ],
+            "policies": [
+                {"name": f"riskseal-{SEALER}", "content": _policy(bucket, SEALER_ACTIONS)},
+                {"name": f"riskseal-{AUDITOR}", "content": _policy(bucket, AUDITOR_ACTIONS)},
+            ],
         }
 
     def save(self, path: Path, bucket: str) -> None:

@@ -142,14 +142,14 @@ def pid_runs_binary(pid: int, binary: Path) -> bool:
     """True when ``pid`` is alive and (where /proc tells) executes ``binary``."""
     if not pid_is_alive(pid):
         return False
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if not cmdline.exists():
-        return True  # no procfs: trust the pid file
+    # /proc/<pid>/exe names the executable; cmdline can read empty just after exec().
     try:
-        argv0 = cmdline.read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+        running = Path(f"/proc/{pid}/exe").readlink()
+    except FileNotFoundError:
+        return not Path("/proc").is_dir()  # no procfs (not Linux): trust the pid file
     except OSError:
         return False
-    return Path(argv0).name == binary.name
+    return running.name.removesuffix(" (deleted)") == binary.resolve().name
 
 
 def _terminate(pid: int, grace_s: float) -> None:

@@ -53,12 +53,21 @@ def test_secrets_do_not_show_in_repr() -> None:
     assert secret not in str(identities.sealer)
 
 
-def test_auditor_gets_no_write_action_and_sealer_no_admin(tmp_path: Path) -> None:
+def test_policies_grant_no_delete_and_the_auditor_no_write() -> None:
     document = StackIdentities.generate().weed_config("audit")
-    actions = {entry["name"]: entry["actions"] for entry in document["identities"]}
-    assert not [a for a in actions["auditor"] if a.split(":")[0] in ("Write", "Admin")]
-    assert all(a.endswith(":audit") for a in actions["auditor"] + actions["sealer"])
-    assert "Admin" not in [a.split(":")[0] for a in actions["sealer"]]
+    policies = {
+        entry["name"]: json.loads(entry["content"])["Statement"][0]
+        for entry in document["policies"]
+    }
+    sealer, auditor = policies["riskseal-sealer"], policies["riskseal-auditor"]
+    assert "s3:PutObject" in sealer["Action"]
+    assert not [a for a in sealer["Action"] if "Delete" in a or ("Bucket" in a and "List" not in a)]
+    assert not [a for a in auditor["Action"] if a.split(":")[1].startswith(("Put", "Delete"))]
+    for policy in (sealer, auditor):
+        assert policy["Resource"] == ["arn:aws:s3:::audit", "arn:aws:s3:::audit/*"]
+    by_name = {entry["name"]: entry for entry in document["identities"]}
+    assert by_name["sealer"]["policyNames"] == ["riskseal-sealer"]
+    assert "actions" not in by_name["auditor"]
 
 
 def test_corrupt_identity_file_is_a_provisioning_error(tmp_path: Path) -> None:
