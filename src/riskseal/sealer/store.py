@@ -40,6 +40,9 @@ class BlockStore(Protocol):
     def exists(self, key: str) -> bool:
         """Whether an object exists under ``key``."""
 
+    def keys(self, prefix: str) -> list[str]:
+        """Every current key under ``prefix``, sorted."""
+
 
 class S3BlockStore:
     """Blocks in an S3 bucket with Object Lock, written with If-None-Match and SHA-256."""
@@ -108,6 +111,21 @@ class S3BlockStore:
             raise StorageUnavailableError(f"HEAD s3://{self.bucket}/{key} failed: {exc}") from exc
         return True
 
+    def keys(self, prefix: str) -> list[str]:
+        """List every current key under ``prefix`` (all pages)."""
+        found: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            )
+            for page in pages:
+                found.extend(item["Key"] for item in page.get("Contents", []))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageUnavailableError(
+                f"LIST s3://{self.bucket}/{prefix} failed: {exc}"
+            ) from exc
+        return sorted(found)
+
 
 class MemoryBlockStore:
     """An in-memory BlockStore with the same write-once semantics, for pure tests."""
@@ -130,6 +148,10 @@ class MemoryBlockStore:
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
         return key in self.objects
+
+    def keys(self, prefix: str) -> list[str]:
+        """Stored keys under ``prefix``, sorted."""
+        return sorted(key for key in self.objects if key.startswith(prefix))
 
 
 def _status(exc: ClientError) -> int:

@@ -1,0 +1,1 @@
+"""The auditor toolkit: reading sealed chains back and checking them (read-only)."""
