@@ -20,6 +20,7 @@ from riskseal.cli.emit import emit
 from riskseal.cli.keys import keys_app
 from riskseal.cli.seal import seal
 from riskseal.cli.stack import stack_app
+from riskseal.cli.verify import verify
 from riskseal.errors import RiskSealError
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.add_typer(config_app, name="config")
 app.command("demo")(demo)
 app.command("emit")(emit)
 app.command("seal")(seal)
+app.command("verify")(verify)
 app.add_typer(keys_app, name="keys")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from types import TracebackType
@@ -49,6 +50,7 @@ class StaticResponder:
         self.settings = settings
         self.rule = rule
         self.answered = 0
+        self.epoch = time.time_ns() // 1_000_000  # a new sequence per responder start
         self._codec = EventCodec()
         self._stop = threading.Event()
         self._consumer = Consumer(
@@ -90,7 +92,7 @@ class StaticResponder:
         decision = Decision(
             event_id=str(uuid.uuid4()),
             time=request.time,
-            source=SourceStamp(self.SOURCE_ID, 0, self.answered),
+            source=SourceStamp(self.SOURCE_ID, self.epoch, self.answered),
             request_id=request.event_id,
             user_id=request.user_id,
             verdict=self.rule(request),

@@ -1,0 +1,241 @@
+"""`riskseal verify` on a local copy: one named test per attack, each with its finding, exit 1."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from riskseal.block import Block, checkpoint_key
+from riskseal.cli import main
+from riskseal.keys import FileSigner
+from riskseal.manifest import KeyManifest, KeyValidity, manifest_key
+from riskseal.sealer.checkpoint import signed_checkpoint
+from tests.unit.audit.trail import (
+    DECISIONS,
+    NOW_MS,
+    ORIGIN,
+    PREFIX,
+    REQUESTS,
+    Trail,
+    build_trail,
+    request,
+)
+
+FRESH = ["--max-checkpoint-age", "1e12"]
+
+
+@pytest.fixture(autouse=True)
+def _settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RISKSEAL_S3_PREFIX", PREFIX)
+    monkeypatch.setenv("RISKSEAL_LOG_ORIGIN", ORIGIN)
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Trail:
+    return build_trail(tmp_path / "bucket")
+
+
+def _verify(trail: Trail, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    code = main(["verify", "--local", str(trail.root), "--trust", str(trail.vkey_file()), "--json",
+                 *FRESH, *extra])  # fmt: skip
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _kinds(report: dict) -> set[str]:  # type: ignore[type-arg]
+    return {finding["kind"] for finding in report["findings"]}
+
+
+def _rewrite(trail: Trail, key: str, block: Block) -> None:
+    (trail.root / key).write_bytes(block.to_bytes())
+
+
+def _block(trail: Trail, key: str) -> Block:
+    return Block.from_bytes((trail.root / key).read_bytes())
+
+
+def test_untouched_trail_verifies(trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = _verify(trail, capsys)
+    assert code == 0, report["findings"]
+    assert report["ok"] is True
+    assert sum(chain["records"] for chain in report["chains"]) == 18
+
+
+def test_flipped_byte_in_a_record(trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
+    key = trail.key(REQUESTS, 1)
+    block = _block(trail, key)
+    forged = bytearray(block.record_bytes[0])
+    forged[-10] ^= 0x01
+    _rewrite(
+        trail,
+        key,
+        dataclasses.replace(block, record_bytes=(bytes(forged), *block.record_bytes[1:])),
+    )
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert "records_root_mismatch" in _kinds(report)
+
+
+def test_flipped_byte_in_a_header(trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
+    key = trail.key(REQUESTS, 1)
+    block = _block(trail, key)
+    header = dataclasses.replace(block.header, created_ms=block.header.created_ms ^ 1)
+    _rewrite(trail, key, dataclasses.replace(block, header=header))
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert "bad_signature" in _kinds(report)
+
+
+def test_flipped_byte_in_a_signature(trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
+    key = trail.key(REQUESTS, 0)
+    block = _block(trail, key)
+    signature = bytes([block.signature[0] ^ 0x80]) + block.signature[1:]
+    _rewrite(trail, key, dataclasses.replace(block, signature=signature))
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert "bad_signature" in _kinds(report)
+
+
+def test_record_removed_and_block_resigned_with_the_real_key(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = trail.key(REQUESTS, 1)
+    block = _block(trail, key)
+    from riskseal.block import records_root
+
+    kept = block.record_bytes[:-1]
+    header = dataclasses.replace(
+        block.header, last_offset=block.header.last_offset - 1, record_count=len(kept),
+        records_root=records_root(kept),
+    )  # fmt: skip
+    resigned = Block(
+        header, trail.signer.sign(header.signing_payload()), kept, block.frontier_before
+    )
+    _rewrite(trail, key, resigned)
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    gap = [f for f in report["findings"] if f["kind"] == "offset_gap"]
+    assert gap and gap[0]["seq"] == 2 and "offsets 5..5 are in no block" in gap[0]["detail"]
+
+
+def test_block_deleted(trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
+    (trail.root / trail.key(REQUESTS, 1)).unlink()
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    missing = [f for f in report["findings"] if f["kind"] == "missing_block"]
+    assert [f["seq"] for f in missing] == [1]
+
+
+def test_blocks_reordered(trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
+    one, two = trail.root / trail.key(REQUESTS, 0), trail.root / trail.key(REQUESTS, 1)
+    first, second = one.read_bytes(), two.read_bytes()
+    one.write_bytes(second)
+    two.write_bytes(first)
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert "misplaced_block" in _kinds(report)
+
+
+def test_old_block_replayed_under_a_new_seq(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(trail.root / trail.key(REQUESTS, 0), trail.root / trail.key(REQUESTS, 3))
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    replayed = [f for f in report["findings"] if f["seq"] == 3]
+    assert {f["kind"] for f in replayed} >= {"misplaced_block"}
+
+
+def test_block_signed_by_a_key_not_in_the_manifest(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = trail.key(REQUESTS, 2)
+    block = _block(trail, key)
+    intruder = FileSigner.generate("intruder")
+    header = dataclasses.replace(block.header, key_id=intruder.key_id)
+    _rewrite(
+        trail,
+        key,
+        dataclasses.replace(
+            block, header=header, signature=intruder.sign(header.signing_payload())
+        ),
+    )
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert "unknown_key" in _kinds(report)
+
+
+def test_manifest_edited_to_add_a_key(trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
+    intruder = FileSigner.generate("intruder")
+    path = trail.root / manifest_key(PREFIX, 0)
+    genuine = KeyManifest.parse(path.read_bytes())
+    edited = KeyManifest(0, (*genuine.entries, KeyValidity(intruder.verifier, 0)))
+    path.write_bytes(edited.sign([intruder]))
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert "bad_key_manifest" in _kinds(report)
+
+
+def test_tail_truncated(trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
+    (trail.root / trail.key(REQUESTS, 2)).unlink()
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    truncated = [f for f in report["findings"] if f["kind"] == "tail_truncated"]
+    assert truncated and "covers 3 blocks, the chain has 2" in truncated[0]["detail"]
+
+
+def test_checkpoint_older_than_the_freshness_limit(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["verify", "--local", str(trail.root), "--trust", str(trail.vkey_file()),
+                 "--json", "--max-checkpoint-age", "60"])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert _kinds(report) == {"stale_checkpoint"}
+
+
+def test_checkpoint_from_a_forked_history(trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
+    chain = trail.chain(REQUESTS)
+    forked = signed_checkpoint(ORIGIN, chain, 2, bytes(32), trail.signer)
+    (trail.root / checkpoint_key(PREFIX, chain, NOW_MS + 1)).write_bytes(forked)
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert "checkpoint_mismatch" in _kinds(report)
+
+
+def test_block_copied_to_another_key(trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
+    target = trail.root / trail.key(DECISIONS, 0)
+    target.write_bytes((trail.root / trail.key(REQUESTS, 0)).read_bytes())
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    misplaced = [f for f in report["findings"] if f["kind"] == "misplaced_block"]
+    assert misplaced and misplaced[0]["key"] == trail.key(DECISIONS, 0)
+
+
+def test_source_seq_gap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sent = [request(n) for n in range(9) if n != 4]  # event 4 never reached Kafka
+    trail = build_trail(tmp_path / "bucket", requests=sent)
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    gaps = [f for f in report["findings"] if f["kind"] == "source_seq_gap"]
+    assert gaps and "first missing seq 4" in gaps[0]["detail"]
+
+
+def test_request_with_no_decision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sent = [request(n) for n in range(9)] + [request(9)]
+    trail = build_trail(tmp_path / "bucket", requests=sent)
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    orphans = [f for f in report["findings"] if f["kind"] == "request_without_decision"]
+    assert [f["detail"] for f in orphans] == [
+        f"request {request(9).event_id} has no sealed decision"
+    ]
+
+
+def test_unreadable_source_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["verify", "--local", str(tmp_path / "nowhere")])
+    assert code == 2
+    assert "is not a directory" in capsys.readouterr().err

@@ -1,0 +1,114 @@
+"""A small sealed trail on disk, built in memory: the auditor's tests tamper with copies of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from riskseal.block import ChainId, SealedRecord, block_key, checkpoint_key
+from riskseal.contract import (
+    AccessRequest,
+    Actor,
+    Decision,
+    EventCodec,
+    Resource,
+    RiskLevel,
+    SourceStamp,
+    Verdict,
+    Versions,
+)
+from riskseal.keys import FileSigner, PublicKeys
+from riskseal.manifest import first_manifest, manifest_key
+from riskseal.sealer.batch import PendingRecord
+from riskseal.sealer.chain import ChainWriter, recover_head
+from riskseal.sealer.checkpoint import signed_checkpoint
+from riskseal.sealer.store import MemoryBlockStore
+
+PREFIX, ORIGIN, CLUSTER = "audit", "riskseal.test/audit", "cluster-1"
+REQUESTS, ACTIONS, DECISIONS = "access.requests", "access.actions", "risk.decisions"
+NOW_MS = 1_790_000_000_000
+CODEC = EventCodec()
+
+
+def request(n: int, seq: int | None = None) -> AccessRequest:
+    """Request ``n`` from source app-1 (its seq is ``n`` unless given)."""
+    return AccessRequest(
+        event_id=f"00000000-0000-4000-8000-{n:012d}", time=NOW_MS + n,
+        source=SourceStamp("app-1", 1, n if seq is None else seq), actor=Actor(f"u{n % 3}"),
+        action="data.read", resource=Resource("doc", f"d{n}"),
+    )  # fmt: skip
+
+
+def decision(n: int) -> Decision:
+    """The decision on request ``n``."""
+    return Decision(
+        event_id=f"00000000-0000-4000-9000-{n:012d}", time=NOW_MS + n,
+        source=SourceStamp("risk-1", 1, n), request_id=request(n).event_id, user_id=f"u{n % 3}",
+        verdict=Verdict.ALLOW, request_risk=0, user_risk=0, risk_level=RiskLevel.LOW,
+        versions=Versions("t", "t", "t", "t"),
+    )  # fmt: skip
+
+
+@dataclass
+class Trail:
+    """The store, its signer, and where it is written on disk."""
+
+    store: MemoryBlockStore
+    signer: FileSigner
+    root: Path
+
+    def chain(self, topic: str) -> ChainId:
+        """The chain of partition 0 of ``topic``."""
+        return ChainId(CLUSTER, topic, 0)
+
+    def key(self, topic: str, seq: int) -> str:
+        """Block key of ``seq`` in ``topic``'s chain."""
+        return block_key(PREFIX, self.chain(topic), seq)
+
+    def write(self) -> None:
+        """Write every object as a file under ``root``."""
+        for key, data in self.store.objects.items():
+            path = self.root / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+    def vkey_file(self) -> Path:
+        """A file holding the trusted vkey."""
+        path = self.root.parent / "trusted.vkey"
+        path.write_text(self.signer.verifier.vkey() + "\n")
+        return path
+
+
+def seal_events(
+    store: MemoryBlockStore, signer: FileSigner, topic: str, values: list[bytes], sizes: list[int]
+) -> ChainWriter:
+    """Seal ``values`` into blocks of ``sizes`` on partition 0 of ``topic``; checkpoint it."""
+    chain = ChainId(CLUSTER, topic, 0)
+    head = recover_head(store, PREFIX, chain, PublicKeys([signer.verifier]))
+    writer = ChainWriter(head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: NOW_MS)
+    offset = 0
+    for size in sizes:
+        pending = []
+        for value in values[offset : offset + size]:
+            record = SealedRecord(topic, 0, offset, NOW_MS, 1, b"k", value)
+            pending.append(PendingRecord(offset, NOW_MS, record.canonical_bytes(), False))
+            offset += 1
+        writer.append(writer.build(pending))
+    note = signed_checkpoint(ORIGIN, chain, writer.head.tree.size, writer.head.tree.root(), signer)
+    store.create(checkpoint_key(PREFIX, chain, NOW_MS), note)
+    return writer
+
+
+def build_trail(root: Path, requests: list[AccessRequest] | None = None) -> Trail:
+    """Nine requests in three blocks, their nine decisions in two, a manifest, checkpoints."""
+    store, signer = MemoryBlockStore(), FileSigner.generate("auditor-test")
+    store.create(manifest_key(PREFIX, 0), first_manifest(signer, NOW_MS - 1).sign([signer]))
+    sent = requests if requests is not None else [request(n) for n in range(9)]
+    seal_events(
+        store, signer, REQUESTS, [CODEC.encode_event(r) for r in sent], [3, 3, len(sent) - 6]
+    )
+    answered = [decision(n) for n in range(9)]
+    seal_events(store, signer, DECISIONS, [CODEC.encode_event(d) for d in answered], [5, 4])
+    trail = Trail(store, signer, root)
+    trail.write()
+    return trail
