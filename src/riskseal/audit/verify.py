@@ -383,7 +383,7 @@ class Verifier:
         requests_topic, _, decisions_topic = self.options.audit_topics
         seqs: dict[tuple[str, int], list[int]] = defaultdict(list)
         requests: set[str] = set()
-        decided: set[str] = set()
+        decided: dict[str, int] = defaultdict(int)
         for topic, value in events:
             try:
                 event = typed_event(self.codec.decode(value))
@@ -393,7 +393,7 @@ class Verifier:
             if topic == requests_topic and isinstance(event, AccessRequest):
                 requests.add(event.event_id)
             elif topic == decisions_topic and isinstance(event, Decision):
-                decided.add(event.request_id)
+                decided[event.request_id] += 1
         for (source_id, epoch), numbers in sorted(seqs.items()):
             numbers.sort()
             seen = set(numbers)
@@ -410,7 +410,10 @@ class Verifier:
                 self.find(
                     "source_seq_duplicate", f"source {source_id} epoch {epoch}: a seq repeats"
                 )
-        for request_id in sorted(requests - decided):
+        for request_id in sorted(requests - decided.keys()):
             self.find("request_without_decision", f"request {request_id} has no sealed decision")
-        for request_id in sorted(decided - requests):
+        for request_id in sorted(decided.keys() - requests):
             self.find("decision_without_request", f"decision for unknown request {request_id}")
+        for request_id, count in sorted(decided.items()):
+            if count > 1:
+                self.find("duplicate_decision", f"request {request_id} has {count} decisions")

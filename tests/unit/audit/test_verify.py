@@ -239,3 +239,19 @@ def test_unreadable_source_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     code = main(["verify", "--local", str(tmp_path / "nowhere")])
     assert code == 2
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_request_decided_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from riskseal.block import ChainId, block_key
+    from tests.unit.audit.trail import CODEC, decision, seal_events
+
+    trail = build_trail(tmp_path / "bucket")
+    # A second decisions partition holds another decision on request 3.
+    seal_events(
+        trail.store, trail.signer, DECISIONS, [CODEC.encode_event(decision(3))], [1], partition=1
+    )
+    trail.write()
+    assert trail.store.exists(block_key(PREFIX, ChainId("cluster-1", DECISIONS, 1), 0))
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert {f["kind"] for f in report["findings"]} == {"duplicate_decision", "source_seq_duplicate"}

@@ -80,17 +80,22 @@ class Trail:
 
 
 def seal_events(
-    store: MemoryBlockStore, signer: FileSigner, topic: str, values: list[bytes], sizes: list[int]
+    store: MemoryBlockStore,
+    signer: FileSigner,
+    topic: str,
+    values: list[bytes],
+    sizes: list[int],
+    partition: int = 0,
 ) -> ChainWriter:
-    """Seal ``values`` into blocks of ``sizes`` on partition 0 of ``topic``; checkpoint it."""
-    chain = ChainId(CLUSTER, topic, 0)
+    """Seal ``values`` into blocks of ``sizes`` on ``partition`` of ``topic``; checkpoint it."""
+    chain = ChainId(CLUSTER, topic, partition)
     head = recover_head(store, PREFIX, chain, PublicKeys([signer.verifier]))
     writer = ChainWriter(head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: NOW_MS)
     offset = 0
     for size in sizes:
         pending = []
         for value in values[offset : offset + size]:
-            record = SealedRecord(topic, 0, offset, NOW_MS, 1, b"k", value)
+            record = SealedRecord(topic, partition, offset, NOW_MS, 1, b"k", value)
             pending.append(PendingRecord(offset, NOW_MS, record.canonical_bytes(), False))
             offset += 1
         writer.append(writer.build(pending))
