@@ -17,6 +17,7 @@ from riskseal.cli._common import EXIT_ERROR, CliState, err
 from riskseal.cli.config import config_app
 from riskseal.cli.demo import demo
 from riskseal.cli.emit import emit
+from riskseal.cli.generate import generate
 from riskseal.cli.keys import keys_app
 from riskseal.cli.seal import seal
 from riskseal.cli.stack import stack_app
@@ -35,6 +36,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(config_app, name="config")
 app.command("demo")(demo)
 app.command("emit")(emit)
+app.command("generate")(generate)
 app.command("seal")(seal)
 app.command("verify")(verify)
 app.add_typer(keys_app, name="keys")

@@ -33,7 +33,8 @@ def emit(
         echo '{"kind": "request", "actor": {"uid": "alice"}, "action": "data.read",
         "resource": {"type": "document", "uid": "q3"}}' | riskseal emit -
     """
-    settings = state(ctx).settings()
+    # A file can be larger than the client's buffer: wait for the broker instead of failing.
+    settings = state(ctx).settings(sdk_on_buffer_full="block")
     codec = EventCodec(max_event_bytes=settings.max_event_bytes)
     client = None if check else AuditClient(settings)
     good = bad = 0

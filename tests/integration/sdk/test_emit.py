@@ -207,11 +207,13 @@ def test_delivery_failures_reach_the_callback_and_flush(tmp_path: Path) -> None:
         stack.tansu.stop()
         sent = [client.emit_action("hal", "data.read", Resource("doc", str(i)), Outcome.SUCCESS)
                 for i in range(3)]  # fmt: skip
-        failures = client.flush(timeout=20)
-        client.close(timeout=1)
+        failures = client.flush(timeout=30)
+        # On a loaded machine librdkafka may not have expired them all yet: close() purges
+        # and reports the rest. Either way each event is reported once, never dropped.
+        failures += client.close(timeout=1)
         assert sorted(f.event_id for f in failures) == sorted(e.event_id for e in sent)
         assert all(f.topic == settings.topic_actions for f in failures)
-        assert all("TIMED_OUT" in f.reason for f in failures)
+        assert all("TIMED_OUT" in f.reason or "PURGE" in f.reason for f in failures)
         assert sorted(event_id for event_id, failure in reported if failure) == sorted(
             e.event_id for e in sent
         )
