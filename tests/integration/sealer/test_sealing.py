@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from riskseal.block import Block, ChainId, block_key
 from riskseal.contract import AccessAction, AccessRequest, EventCodec, typed_event
+from riskseal.generator import GeneratorConfig, generate_events, resolve_scenarios
+from riskseal.generator.publisher import client_sink
 from riskseal.s3client import s3_client_for
+from riskseal.sdk import AuditClient
 from riskseal.sealer.chain import find_head_seq
 from riskseal.sealer.keyring import latest_manifest
 from riskseal.sealer.service import Sealer
@@ -118,3 +122,18 @@ def test_two_uncoordinated_sealers_race_and_storage_lets_only_one_win(
     assert one.metrics.conflicts + two.metrics.conflicts > 0, "the sealers never raced"
     assert one.metrics.records + two.metrics.records == len(produced)
     assert assert_sealed_exactly_once(world, one.cluster_id, produced) == len(produced)
+
+
+def test_generated_mixed_traffic_is_sealed_exactly_once(world: SealingWorld) -> None:
+    config = GeneratorConfig(seed=11, users=30, attacks=resolve_scenarios(["mixed"]))
+    events = list(itertools.islice(generate_events(config), 1_500))
+    with AuditClient(world.settings) as client:
+        send = client_sink(client)
+        for generated in events:
+            send(generated)
+        assert client.flush() == []
+    produced = {generated.event.event_id for generated in events}
+    sealer = world.sealer()
+    with world.running(sealer):
+        wait_for(lambda: sealer.metrics.records >= len(produced))
+    assert assert_sealed_exactly_once(world, sealer.cluster_id, produced) == len(produced)
