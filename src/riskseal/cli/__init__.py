@@ -19,6 +19,7 @@ from riskseal.cli.demo import demo
 from riskseal.cli.emit import emit
 from riskseal.cli.generate import generate
 from riskseal.cli.keys import keys_app
+from riskseal.cli.prove import prove, verify_proof
 from riskseal.cli.seal import seal
 from riskseal.cli.stack import stack_app
 from riskseal.cli.verify import verify
@@ -39,6 +40,8 @@ app.command("emit")(emit)
 app.command("generate")(generate)
 app.command("seal")(seal)
 app.command("verify")(verify)
+app.command("prove")(prove)
+app.command("verify-proof")(verify_proof)
 app.add_typer(keys_app, name="keys")
 
 

@@ -1,0 +1,92 @@
+"""Building a proof bundle for one sealed record, from the bucket or a local copy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from riskseal.audit.proof import ProofBundle
+from riskseal.audit.sources import TrailSource
+from riskseal.block import Block, ChainId, block_key
+from riskseal.contract.codec import EventCodec
+from riskseal.errors import ContractError, RiskSealError
+from riskseal.merkle import inclusion_proof, leaf_hash
+from riskseal.note import Checkpoint, SignedNote
+
+
+class RecordNotFoundError(RiskSealError):
+    """The record to prove is not in the trail (or no checkpoint covers it yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """Where a record is sealed."""
+
+    chain: ChainId
+    offset: int
+
+
+def _blocks(source: TrailSource, prefix: str, chain: ChainId) -> list[Block]:
+    folder = block_key(prefix, chain, 0).rsplit("/", 1)[0] + "/"
+    keys = sorted({v.key for v in source.versions(folder) if not v.is_delete_marker})
+    return [Block.from_bytes(source.read(key)) for key in keys]
+
+
+def _chains(source: TrailSource, prefix: str, topics: tuple[str, ...]) -> list[ChainId]:
+    chains = set()
+    for version in source.versions(f"{prefix}/blocks/"):
+        parts = version.key[len(prefix) + 1 :].split("/")
+        if len(parts) == 5 and parts[2] in topics and parts[3].isdigit():
+            chains.add(ChainId(parts[1], parts[2], int(parts[3])))
+    return sorted(chains, key=str)
+
+
+def find_event(source: TrailSource, prefix: str, topics: tuple[str, ...], event_id: str) -> Located:
+    """The chain and offset of the sealed event ``event_id`` (a linear scan)."""
+    codec = EventCodec()
+    needle = event_id.encode()
+    for chain in _chains(source, prefix, topics):
+        for block in _blocks(source, prefix, chain):
+            for record in block.records():
+                if record.value is None or needle not in record.value:
+                    continue
+                try:
+                    decoded = codec.decode(record.value)
+                except ContractError:
+                    continue
+                if decoded.record.get("event_id") == event_id:
+                    return Located(chain, record.offset)
+    raise RecordNotFoundError(f"event {event_id} is not in the sealed trail under {prefix}/")
+
+
+def build_bundle(source: TrailSource, prefix: str, located: Located) -> ProofBundle:
+    """The proof bundle of the record at ``located``, against the chain's latest checkpoint."""
+    chain, offset = located.chain, located.offset
+    blocks = _blocks(source, prefix, chain)
+    checkpoint_keys = sorted(
+        v.key for v in source.versions(f"{prefix}/checkpoints/{chain}/") if not v.is_delete_marker
+    )
+    if not checkpoint_keys:
+        raise RecordNotFoundError(f"no checkpoint of chain {chain} yet; try again shortly")
+    note = source.read(checkpoint_keys[-1])
+    checkpoint = Checkpoint.parse(SignedNote.parse(note).text)
+    for block in blocks[: checkpoint.size]:
+        header = block.header
+        if header.first_offset <= offset <= header.last_offset:
+            index = offset - header.first_offset
+            leaves = [leaf_hash(data) for data in block.record_bytes]
+            chain_leaves = [b.header.chain_leaf_hash() for b in blocks[: checkpoint.size]]
+            return ProofBundle(
+                record_bytes=block.record_bytes[index],
+                record_index=index,
+                record_count=len(leaves),
+                record_path=tuple(inclusion_proof(leaves, index)),
+                header_bytes=header.canonical_bytes(),
+                signature=block.signature,
+                block_index=header.seq,
+                chain_path=tuple(inclusion_proof(chain_leaves, header.seq)),
+                checkpoint_note=note,
+            )
+    raise RecordNotFoundError(
+        f"offset {offset} of {chain} is not in a block covered by the latest checkpoint "
+        f"({checkpoint.size} blocks); try again after the next checkpoint"
+    )
