@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lint test test-unit test-integration demo bench bench-sdk bench-sealer clean
+.PHONY: help venv lint test test-unit test-integration demo bench bench-sdk bench-sealer bench-verify clean
 
 help:
 	@echo "make demo   run the end-to-end demo on a local real stack"
@@ -40,13 +40,16 @@ test: lint
 demo: venv
 	$(BIN)/riskseal demo
 
-bench: bench-sdk bench-sealer
+bench: bench-sdk bench-sealer bench-verify
 
 bench-sdk: venv
 	$(BIN)/python -m bench.sdk
 
 bench-sealer: venv
 	$(BIN)/python -m bench.sealer
+
+bench-verify: venv
+	$(BIN)/python -m bench.verify
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
