@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import sys
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,6 +23,7 @@ Check = Callable[[Any, str], None]
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MAX_DOUBLE = sys.float_info.max
 COUNTRY_CODE = re.compile(r"[A-Z]{2}")
 
 
@@ -81,6 +83,8 @@ SEMANTIC_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "Location.country": _country,
     "Location.lat": _between(-90, 90),
     "Location.lon": _between(-180, 180),
+    "Decision.user_id": _non_empty,
+    "Alert.user_id": _non_empty,
     "Decision.request_risk": _between(0, 100),
     "Decision.user_risk": _between(0, 100),
     "Reason.points": _between(0, 100),
@@ -145,7 +149,10 @@ def _primitive(kind: str, logical: str | None) -> Check:
         def check_number(value: Any, path: str) -> None:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise FieldError(path, f"expected a number, got {_type_name(value)}")
-            if not math.isfinite(value):
+            if isinstance(value, int):
+                if abs(value) > MAX_DOUBLE:
+                    raise FieldError(path, "integer too large for a double")
+            elif not math.isfinite(value):
                 raise FieldError(path, f"{value} is not a finite number")
 
         return check_number
