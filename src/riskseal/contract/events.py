@@ -264,38 +264,12 @@ class AccessRequest:
 
     def to_record(self) -> dict[str, Any]:
         """The Avro record."""
-        return {
-            "event_id": self.event_id,
-            "time": self.time,
-            "source": self.source.to_record(),
-            "actor": self.actor.to_record(),
-            "session_id": self.session_id,
-            "device_id": self.device_id,
-            "src_endpoint": self.src_endpoint.to_record(),
-            "action": self.action,
-            "resource": self.resource.to_record(),
-            "auth": self.auth.to_record(),
-            "trace_id": self.trace_id,
-            "attributes": dict(self.attributes),
-        }
+        return _activity_record(self)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Self:
         """From an Avro record."""
-        return cls(
-            event_id=record["event_id"],
-            time=record["time"],
-            source=SourceStamp.from_record(record["source"]),
-            actor=Actor.from_record(record["actor"]),
-            action=record["action"],
-            resource=Resource.from_record(record["resource"]),
-            src_endpoint=Endpoint.from_record(record["src_endpoint"]),
-            auth=AuthContext.from_record(record["auth"]),
-            session_id=record["session_id"],
-            device_id=record["device_id"],
-            trace_id=record["trace_id"],
-            attributes=dict(record["attributes"]),
-        )
+        return cls(**_activity_fields(record))
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,43 +300,57 @@ class AccessAction:
     def to_record(self) -> dict[str, Any]:
         """The Avro record."""
         return {
-            "event_id": self.event_id,
-            "time": self.time,
-            "source": self.source.to_record(),
-            "actor": self.actor.to_record(),
-            "session_id": self.session_id,
-            "device_id": self.device_id,
-            "src_endpoint": self.src_endpoint.to_record(),
-            "action": self.action,
-            "resource": self.resource.to_record(),
-            "auth": self.auth.to_record(),
+            **_activity_record(self),
             "outcome": str(self.outcome),
             "status_detail": self.status_detail,
             "request_id": self.request_id,
-            "trace_id": self.trace_id,
-            "attributes": dict(self.attributes),
         }
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Self:
         """From an Avro record."""
         return cls(
-            event_id=record["event_id"],
-            time=record["time"],
-            source=SourceStamp.from_record(record["source"]),
-            actor=Actor.from_record(record["actor"]),
-            action=record["action"],
-            resource=Resource.from_record(record["resource"]),
+            **_activity_fields(record),
             outcome=Outcome(record["outcome"]),
-            src_endpoint=Endpoint.from_record(record["src_endpoint"]),
-            auth=AuthContext.from_record(record["auth"]),
             status_detail=record["status_detail"],
             request_id=record["request_id"],
-            session_id=record["session_id"],
-            device_id=record["device_id"],
-            trace_id=record["trace_id"],
-            attributes=dict(record["attributes"]),
         )
+
+
+def _activity_record(event: AccessRequest | AccessAction) -> dict[str, Any]:
+    """The fields requests and actions share, as an Avro record."""
+    return {
+        "event_id": event.event_id,
+        "time": event.time,
+        "source": event.source.to_record(),
+        "actor": event.actor.to_record(),
+        "session_id": event.session_id,
+        "device_id": event.device_id,
+        "src_endpoint": event.src_endpoint.to_record(),
+        "action": event.action,
+        "resource": event.resource.to_record(),
+        "auth": event.auth.to_record(),
+        "trace_id": event.trace_id,
+        "attributes": dict(event.attributes),
+    }
+
+
+def _activity_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The shared fields of a request or action record, as constructor arguments."""
+    return {
+        "event_id": record["event_id"],
+        "time": record["time"],
+        "source": SourceStamp.from_record(record["source"]),
+        "actor": Actor.from_record(record["actor"]),
+        "action": record["action"],
+        "resource": Resource.from_record(record["resource"]),
+        "src_endpoint": Endpoint.from_record(record["src_endpoint"]),
+        "auth": AuthContext.from_record(record["auth"]),
+        "session_id": record["session_id"],
+        "device_id": record["device_id"],
+        "trace_id": record["trace_id"],
+        "attributes": dict(record["attributes"]),
+    }
 
 
 @dataclass(frozen=True, slots=True)
