@@ -26,6 +26,17 @@ class SealerMetrics:
     block_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
     """Time to build, sign and write each recent block, in ms."""
 
+    def summary(self) -> str:
+        """One log line: totals and the median seal lag of recent blocks."""
+        lag = sorted(self.lag_ms)
+        median = f"{lag[len(lag) // 2]} ms" if lag else "n/a"
+        return (
+            f"sealed {self.records} records ({self.flagged} flagged) in {self.blocks} blocks, "
+            f"{self.bytes} bytes; seal lag p50 {median}; {self.conflicts} lost races, "
+            f"{self.s3_errors} S3 errors, {self.checkpoints} checkpoints, "
+            f"{self.stopped_chains} stopped chains"
+        )
+
     def sealed(self, records: Sequence[PendingRecord], written_ms: int, took_ms: float) -> None:
         """Account for a block of ``records`` that was written in ``took_ms``."""
         self.block_ms.append(took_ms)

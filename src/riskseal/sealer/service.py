@@ -107,6 +107,7 @@ class Sealer:
                 self._seal_due(force=False)
                 if time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_interval_s:
                     self.write_checkpoints()
+                    log.info("%s", self.metrics.summary())
             self._seal_due(force=True)
             self.write_checkpoints()
             self._commit()
