@@ -71,7 +71,13 @@ class EventTooLargeError(ContractError):
 
 
 class UnknownSchemaError(ContractError):
-    """Single-object bytes name a schema fingerprint that is not in ``schemas/``."""
+    """Single-object bytes name a schema fingerprint that is not in ``schemas/``.
+
+    ``raw`` holds the bytes when they came from a decode, so they can be sealed or
+    dead-lettered as they are.
+    """
+
+    raw: bytes = b""
 
 
 class MalformedEventError(ContractError):

@@ -17,7 +17,12 @@ from fastavro import schemaless_reader, schemaless_writer
 from riskseal.contract.events import AccessAction, AccessRequest, Alert, Decision, Event
 from riskseal.contract.schemas_set import EventSchema, EventType, SchemaSet, default_schemas
 from riskseal.contract.validation import compile_validator
-from riskseal.errors import EventTooLargeError, InvalidEventError, MalformedEventError
+from riskseal.errors import (
+    EventTooLargeError,
+    InvalidEventError,
+    MalformedEventError,
+    UnknownSchemaError,
+)
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
@@ -96,14 +101,23 @@ class EventCodec:
 
     def schema_of(self, data: bytes) -> EventSchema:
         """The schema named by the single-object header of ``data``."""
-        if len(data) < HEADER_SIZE or data[:2] != MAGIC:
-            start = data[:2].hex() or "nothing"
+        if len(data) < HEADER_SIZE and MAGIC.startswith(data[:2]):
             raise MalformedEventError(
-                f"not an Avro single-object encoded event: starts with {start} (expected c301) "
-                f"and is {len(data)} bytes long",
+                f"truncated single-object header: {len(data)} bytes long, the header alone is "
+                f"{HEADER_SIZE}",
                 data,
             )
-        return self.schemas.by_fingerprint(data[2:HEADER_SIZE])
+        if data[:2] != MAGIC:
+            start = data[:2].hex()
+            raise MalformedEventError(
+                f"not an Avro single-object encoded event: starts with {start} (expected c301)",
+                data,
+            )
+        try:
+            return self.schemas.by_fingerprint(data[2:HEADER_SIZE])
+        except UnknownSchemaError as exc:
+            exc.raw = data
+            raise
 
 
 EVENT_CLASSES: dict[EventType, type[Event]] = {
