@@ -22,7 +22,7 @@ import hashlib
 import io
 import json
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -411,11 +411,3 @@ def checkpoint_key(prefix: str, chain: ChainId, created_ms: int) -> str:
     return (
         f"{prefix}/checkpoints/{chain.cluster_id}/{chain.topic}/{chain.partition}/{created_ms:015d}"
     )
-
-
-def frontier_hashes(frontier: Iterable[bytes]) -> tuple[bytes, ...]:
-    """A frontier as an immutable tuple of hashes, checking their sizes."""
-    hashes = tuple(frontier)
-    if any(len(h) != HASH_SIZE for h in hashes):
-        raise InvalidBlockError("frontier hash of the wrong size")
-    return hashes
