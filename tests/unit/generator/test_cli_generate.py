@@ -93,25 +93,10 @@ class FakeClient:
         self.settings = settings
         FakeClient.sent = []
 
-    def request_access(self, actor: Any, action: str, resource: Any, **fields: Any) -> None:
-        headers = fields.pop("headers")
-        time_ms = fields.pop("time_ms")
-        event = AccessRequest(
-            source=GENERATOR_SOURCE, time=time_ms, actor=actor, action=action,
-            resource=resource, **fields,
-        )  # fmt: skip
-        FakeClient.sent.append((event, headers))
-
-    def emit_action(
-        self, actor: Any, action: str, resource: Any, outcome: Any, **fields: Any
+    def publish(
+        self, event: AccessRequest | AccessAction, headers: Mapping[str, str | bytes]
     ) -> None:
-        headers = fields.pop("headers")
-        time_ms = fields.pop("time_ms")
-        event = AccessAction(
-            source=GENERATOR_SOURCE, time=time_ms, actor=actor, action=action,
-            resource=resource, outcome=outcome, **fields,
-        )  # fmt: skip
-        FakeClient.sent.append((event, headers))
+        FakeClient.sent.append((replace(event, source=GENERATOR_SOURCE), headers))
 
     def close(self) -> list[DeliveryFailure]:
         return FakeClient.failures
