@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lint test test-unit test-integration demo bench bench-sdk bench-sealer bench-verify clean
+.PHONY: help venv lint test test-unit test-integration demo bench bench-sdk bench-sealer bench-verify bench-detection clean
 
 help:
 	@echo "make demo   run the end-to-end demo on a local real stack"
@@ -40,7 +40,7 @@ test: lint
 demo: venv
 	$(BIN)/riskseal demo
 
-bench: bench-sdk bench-sealer bench-verify
+bench: bench-sdk bench-sealer bench-verify bench-detection
 
 bench-sdk: venv
 	$(BIN)/python -m bench.sdk
@@ -50,6 +50,9 @@ bench-sealer: venv
 
 bench-verify: venv
 	$(BIN)/python -m bench.verify
+
+bench-detection: venv
+	$(BIN)/python -m bench.detection
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -10,7 +10,8 @@
     │   ├── UnknownSchemaError      the bytes name a schema fingerprint we do not know
     │   └── MalformedEventError     the bytes are not a decodable event
     ├── IntegrityError              sealed data is forged, altered or malformed
-    │   └── InvalidBlockError       a block does not decode or breaks the format
+    │   ├── InvalidBlockError       a block does not decode or breaks the format
+    │   └── ExportStoppedError      an export met a block that failed verification
     ├── StorageError                object storage refused or did not answer
     │   ├── BlockExistsError        the key was already written (another sealer won)
     │   └── StorageUnavailableError S3 could not be reached, throttled or failed
@@ -20,6 +21,10 @@
     │   ├── BrokerUnavailableError  no broker answered at start
     │   ├── BackpressureError       the in-memory buffer is full
     │   └── ClientClosedError       the client was used after close()
+    ├── RiskError                   the risk processor cannot load or keep its inputs
+    │   ├── RulesLoadError          a rules file is unreadable or names unknown features
+    │   ├── PolicyLoadError         Cedar policies, schema or entities fail to parse or validate
+    │   └── StateDecodeError        a stored per-user or per-IP state does not decode
     └── StackError                  the local real stack could not be started or stopped
         ├── BinaryNotFoundError     a server binary (weed, tansu) is not installed
         ├── DataDirError            the data directory cannot be created or written
@@ -96,6 +101,10 @@ class InvalidBlockError(IntegrityError):
     """A block object does not decode, or its header breaks the format."""
 
 
+class ExportStoppedError(IntegrityError):
+    """``riskseal export`` met a finding on what it exports and stopped before its rows."""
+
+
 class StorageError(RiskSealError):
     """Object storage refused a request or did not answer."""
 
@@ -130,6 +139,22 @@ class BackpressureError(SdkError):
 
 class ClientClosedError(SdkError):
     """The client was used after close()."""
+
+
+class RiskError(RiskSealError):
+    """The risk processor cannot load its rules, policies or state."""
+
+
+class RulesLoadError(RiskError):
+    """A rules file cannot be read, or a rule names a feature or operator that does not exist."""
+
+
+class PolicyLoadError(RiskError):
+    """Cedar policies, schema or entities fail to parse or to validate; the message is Cedar's."""
+
+
+class StateDecodeError(RiskError):
+    """A stored per-user or per-IP state does not decode (corrupt, or another layout version)."""
 
 
 class StackError(RiskSealError):

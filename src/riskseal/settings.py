@@ -215,6 +215,40 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Longest wait between two retries of a failed S3 write."
     )
 
+    # --- Risk processor --------------------------------------------------------------------
+    risk_app_id: str = Field(
+        default="riskseal-risk",
+        description="Faust app id of the risk workers: their consumer group and the prefix of "
+        "their changelog topics.",
+    )
+    risk_rules_dir: Path | None = Field(
+        default=None,
+        description="Directory of the risk rules (`*.toml`); unset uses the rules shipped with "
+        "riskseal.",
+    )
+    risk_policies_dir: Path | None = Field(
+        default=None,
+        description="Directory of the Cedar policies (`*.cedar`), schema "
+        "(`riskseal.cedarschema`) and entities (`entities.json`); unset uses the shipped ones.",
+    )
+    risk_store: Literal["memory", "rocksdb"] = Field(
+        default="rocksdb",
+        description="Where workers keep per-user state: `rocksdb` (persistent, in "
+        "`risk_data_dir`) or `memory` (rebuilt from the changelog on start).",
+    )
+    risk_data_dir: Path = Field(
+        default=Path(".riskseal/risk"),
+        description="Data directory of a risk worker (its RocksDB tables).",
+    )
+    risk_web_port: int = Field(
+        default=6066, ge=1, le=65535, description="Port of a risk worker's Faust web server."
+    )
+    risk_reload_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often workers look for changed rules, policies and entities files.",
+    )
+
     # --- Local stack -----------------------------------------------------------------------
     data_dir: Path = Field(
         default=Path(".riskseal"), description="Data directory of the local stack."

@@ -1,0 +1,1 @@
+"""The risk processor: features, scoring, policies and decisions."""

@@ -1,0 +1,344 @@
+"""Per-user and per-IP behaviour state: one bounded value per key, driven by event time.
+
+The risk processor keeps one :class:`UserState` per user in a plain (not windowed) table, so
+no part of it depends on wall-clock expiry: every window here is a set of minute buckets
+pruned against the newest event time the user has produced. Every collection has a fixed
+upper bound, so a user's state stays a few kilobytes however long they are active.
+
+Windows are order-insensitive within their span: the same events in any order leave the
+same buckets. State encodes to compact JSON (``to_bytes``) for the Faust table, with a
+version number so an incompatible layout is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from riskseal.errors import StateDecodeError
+
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+WEEK_MS = 7 * DAY_MS
+
+STATE_VERSION = 1
+BUCKET_SPAN_MINUTES = 60
+"""Minute buckets are kept for the last hour of the user's event time."""
+MAX_SIGN_INS = 20
+"""Successful sign-ins remembered for new device / IP / country checks."""
+MAX_RECENT_VALUES = 48
+"""Distinct (kind, value) pairs remembered for distinct-per-hour counts."""
+MAX_RESOURCES = 128
+"""Resources remembered as known to the user."""
+MAX_ROLES = 16
+MAX_SEEN_EVENTS = 256
+"""Event ids remembered to recognise redelivered events."""
+MAX_DECISIONS = 32
+"""Recent decisions kept to answer a redelivered request identically."""
+PROFILE_CAP = 10_000
+"""The hour-of-week profile is halved when its total passes this, so old habits fade."""
+
+
+class Counter:
+    """Indexes of the per-minute counters."""
+
+    FAILED_AUTH = 0
+    SENSITIVE = 1
+    DENIED = 2
+    EVENTS = 3
+    SIZE = 4
+
+
+def _minute(time_ms: int) -> int:
+    return time_ms // MINUTE_MS
+
+
+@dataclass(slots=True)
+class MinuteBuckets:
+    """Per-minute counters over the last :data:`BUCKET_SPAN_MINUTES` of event time."""
+
+    buckets: dict[int, list[int]] = field(default_factory=dict)
+    newest_minute: int = 0
+
+    def add(self, time_ms: int, counter: int, amount: int = 1) -> None:
+        """Count ``amount`` at ``time_ms``; too-old events are not counted."""
+        minute = _minute(time_ms)
+        if minute > self.newest_minute:
+            self.newest_minute = minute
+            self._prune()
+        if minute <= self.newest_minute - BUCKET_SPAN_MINUTES:
+            return
+        bucket = self.buckets.get(minute)
+        if bucket is None:
+            bucket = self.buckets[minute] = [0] * Counter.SIZE
+        bucket[counter] += amount
+
+    def total(self, counter: int, time_ms: int, minutes: int) -> int:
+        """Sum of ``counter`` over the ``minutes`` minutes ending at ``time_ms`` (inclusive)."""
+        last = _minute(time_ms)
+        first = last - minutes + 1
+        return sum(
+            bucket[counter] for minute, bucket in self.buckets.items() if first <= minute <= last
+        )
+
+    def _prune(self) -> None:
+        horizon = self.newest_minute - BUCKET_SPAN_MINUTES
+        for minute in [minute for minute in self.buckets if minute <= horizon]:
+            del self.buckets[minute]
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """A successful sign-in: where from, with which device."""
+
+    time: int
+    ip: str | None
+    country: str | None
+    device: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GeoFix:
+    """Where the user was at ``time``."""
+
+    time: int
+    lat: float
+    lon: float
+    country: str | None
+
+
+@dataclass(slots=True)
+class UserState:
+    """Everything the engine remembers about one user, bounded in size."""
+
+    user_id: str
+    events: int = 0
+    first_time: int | None = None
+    last_time: int = 0
+    minutes: MinuteBuckets = field(default_factory=MinuteBuckets)
+    recent_values: dict[str, int] = field(default_factory=dict)
+    """``kind:value`` → last time seen (ip, country, device), at most MAX_RECENT_VALUES."""
+    sign_ins: list[SignIn] = field(default_factory=list)
+    last_fix: GeoFix | None = None
+    hour_of_week: list[int] = field(default_factory=lambda: [0] * 168)
+    sensitive_peak: float = 0.0
+    """Highest sliding 5-minute sensitive-access count seen (decays by event time)."""
+    sensitive_peak_time: int = 0
+    resources: dict[str, int] = field(default_factory=dict)
+    """Known resource uids → last time used, at most MAX_RESOURCES."""
+    roles: dict[str, int] = field(default_factory=dict)
+    """Roles seen on the user's events → time first seen."""
+    user_risk: float = 0.0
+    user_risk_time: int = 0
+    last_mfa: int | None = None
+    last_challenge: int | None = None
+    """Time of the latest step-up decision, so a following MFA can lower user risk."""
+    alerted: dict[str, int] = field(default_factory=dict)
+    """Analytic uid → time of the last alert raised for it (deduplication)."""
+    seen: dict[str, None] = field(default_factory=dict)
+    """Recently processed event ids, oldest first."""
+    decisions: dict[str, bytes] = field(default_factory=dict)
+    """Recent request ids → their encoded decision, oldest first."""
+
+    # --- bounded updates -----------------------------------------------------------------
+    def remember_value(self, kind: str, value: str | None, time_ms: int) -> None:
+        """Note that ``kind`` (ip, country, device) had ``value`` at ``time_ms``."""
+        if value is None:
+            return
+        key = f"{kind}:{value}"
+        self.recent_values[key] = max(time_ms, self.recent_values.get(key, time_ms))
+        _evict_oldest(self.recent_values, MAX_RECENT_VALUES)
+
+    def distinct_since(self, kind: str, since_ms: int) -> int:
+        """How many distinct values of ``kind`` were seen at or after ``since_ms``."""
+        prefix = f"{kind}:"
+        return sum(
+            1
+            for key, seen in self.recent_values.items()
+            if key.startswith(prefix) and seen >= since_ms
+        )
+
+    def add_sign_in(self, sign_in: SignIn) -> None:
+        """Remember a successful sign-in, keeping the newest :data:`MAX_SIGN_INS`."""
+        self.sign_ins.append(sign_in)
+        self.sign_ins.sort(key=lambda item: item.time)
+        del self.sign_ins[:-MAX_SIGN_INS]
+
+    def use_resource(self, uid: str, time_ms: int) -> None:
+        """Note that the user acted on resource ``uid``."""
+        self.resources[uid] = max(time_ms, self.resources.get(uid, time_ms))
+        _evict_oldest(self.resources, MAX_RESOURCES)
+
+    def note_roles(self, roles: Iterable[str], time_ms: int) -> None:
+        """Record first-seen times of ``roles``."""
+        for role in roles:
+            if role not in self.roles:
+                self.roles[role] = time_ms
+        _evict_oldest(self.roles, MAX_ROLES)
+
+    def count_activity(self, time_ms: int) -> None:
+        """Add one event to the hour-of-week profile."""
+        self.hour_of_week[hour_of_week(time_ms)] += 1
+        if sum(self.hour_of_week) > PROFILE_CAP:
+            self.hour_of_week = [count // 2 for count in self.hour_of_week]
+
+    def mark_seen(self, event_id: str) -> None:
+        """Remember that ``event_id`` was processed."""
+        self.seen[event_id] = None
+        while len(self.seen) > MAX_SEEN_EVENTS:
+            del self.seen[next(iter(self.seen))]
+
+    def keep_decision(self, request_id: str, encoded: bytes) -> None:
+        """Keep the decision of ``request_id`` to answer a redelivery identically."""
+        self.decisions[request_id] = encoded
+        while len(self.decisions) > MAX_DECISIONS:
+            del self.decisions[next(iter(self.decisions))]
+
+    # --- encoding --------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Compact JSON encoding for the state table."""
+        document = {
+            "v": STATE_VERSION,
+            "user": self.user_id,
+            "events": self.events,
+            "first": self.first_time,
+            "last": self.last_time,
+            "buckets": {str(minute): counts for minute, counts in self.minutes.buckets.items()},
+            "newest_minute": self.minutes.newest_minute,
+            "values": self.recent_values,
+            "sign_ins": [[s.time, s.ip, s.country, s.device] for s in self.sign_ins],
+            "fix": None
+            if self.last_fix is None
+            else [self.last_fix.time, self.last_fix.lat, self.last_fix.lon, self.last_fix.country],
+            "how": self.hour_of_week,
+            "peak": [self.sensitive_peak, self.sensitive_peak_time],
+            "resources": self.resources,
+            "roles": self.roles,
+            "risk": [self.user_risk, self.user_risk_time],
+            "mfa": self.last_mfa,
+            "challenge": self.last_challenge,
+            "alerted": self.alerted,
+            "seen": list(self.seen),
+            "decisions": {key: value.hex() for key, value in self.decisions.items()},
+        }
+        return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> UserState:
+        """Decode :meth:`to_bytes` output; anything else raises :class:`StateDecodeError`."""
+        document = _load(data, "user state")
+        try:
+            fix = document["fix"]
+            return cls(
+                user_id=str(document["user"]),
+                events=int(document["events"]),
+                first_time=document["first"],
+                last_time=int(document["last"]),
+                minutes=MinuteBuckets(
+                    {int(minute): list(counts) for minute, counts in document["buckets"].items()},
+                    int(document["newest_minute"]),
+                ),
+                recent_values=dict(document["values"]),
+                sign_ins=[SignIn(*item) for item in document["sign_ins"]],
+                last_fix=None if fix is None else GeoFix(*fix),
+                hour_of_week=list(document["how"]),
+                sensitive_peak=float(document["peak"][0]),
+                sensitive_peak_time=int(document["peak"][1]),
+                resources=dict(document["resources"]),
+                roles=dict(document["roles"]),
+                user_risk=float(document["risk"][0]),
+                user_risk_time=int(document["risk"][1]),
+                last_mfa=document["mfa"],
+                last_challenge=document["challenge"],
+                alerted=dict(document["alerted"]),
+                seen=dict.fromkeys(document["seen"]),
+                decisions={
+                    key: bytes.fromhex(value) for key, value in document["decisions"].items()
+                },
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise StateDecodeError(f"user state: malformed field ({exc!r})") from exc
+
+
+@dataclass(slots=True)
+class IpState:
+    """Failed sign-ins from one source address, across users (password spray)."""
+
+    ip: str
+    failures: dict[str, int] = field(default_factory=dict)
+    """Targeted user → time of the latest failure from this address, at most MAX_SPRAY_USERS."""
+    alerted: int | None = None
+    seen: dict[str, None] = field(default_factory=dict)
+
+    def add_failure(self, user_id: str, time_ms: int) -> None:
+        """Note a failed sign-in of ``user_id`` from this address."""
+        self.failures[user_id] = max(time_ms, self.failures.get(user_id, time_ms))
+        _evict_oldest(self.failures, MAX_SPRAY_USERS)
+
+    def users_since(self, since_ms: int) -> int:
+        """Distinct users with a failure at or after ``since_ms``."""
+        return sum(1 for seen in self.failures.values() if seen >= since_ms)
+
+    def mark_seen(self, event_id: str) -> None:
+        """Remember that ``event_id`` was processed."""
+        self.seen[event_id] = None
+        while len(self.seen) > MAX_SEEN_EVENTS:
+            del self.seen[next(iter(self.seen))]
+
+    def to_bytes(self) -> bytes:
+        """Compact JSON encoding for the state table."""
+        document = {
+            "v": STATE_VERSION,
+            "ip": self.ip,
+            "failures": self.failures,
+            "alerted": self.alerted,
+            "seen": list(self.seen),
+        }
+        return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> IpState:
+        """Decode :meth:`to_bytes` output; anything else raises :class:`StateDecodeError`."""
+        document = _load(data, "IP state")
+        try:
+            return cls(
+                ip=str(document["ip"]),
+                failures=dict(document["failures"]),
+                alerted=document["alerted"],
+                seen=dict.fromkeys(document["seen"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateDecodeError(f"IP state: malformed field ({exc!r})") from exc
+
+
+MAX_SPRAY_USERS = 256
+"""Users remembered per source address."""
+
+
+def hour_of_week(time_ms: int) -> int:
+    """0 (Monday 00:00-01:00 UTC) to 167."""
+    # 1970-01-01 was a Thursday: shift so that index 0 is Monday.
+    return ((time_ms // HOUR_MS) + 3 * 24) % 168
+
+
+def _evict_oldest(values: dict[str, int], limit: int) -> None:
+    while len(values) > limit:
+        oldest = min(values, key=values.__getitem__)
+        del values[oldest]
+
+
+def _load(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StateDecodeError(f"{what}: not JSON ({exc})") from exc
+    if not isinstance(document, dict):
+        raise StateDecodeError(f"{what}: expected an object, got {type(document).__name__}")
+    if document.get("v") != STATE_VERSION:
+        raise StateDecodeError(
+            f"{what}: layout version {document.get('v')!r}, this riskseal reads {STATE_VERSION}"
+        )
+    return document
