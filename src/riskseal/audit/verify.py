@@ -4,24 +4,30 @@ Unlike a walk that stops at the first problem, the verifier keeps going and repo
 finds, each with a kind, the chain, the block and a precise detail, so an auditor sees the
 whole extent of a problem. Findings are integrity problems only; an outage raises
 StorageUnavailableError and never turns into a finding or into a pass.
+
+:meth:`Verifier.run` checks everything and returns the report; :meth:`Verifier.walk` does the
+same checks but hands over each block as soon as it has been checked, which is how
+``riskseal export`` streams verified events without a second verification code path.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from riskseal.audit.sources import ObjectVersion, TrailSource
+from riskseal.audit.verify_range import Span, VerifyRange, peek_header, resolve_span
 from riskseal.block import ZERO_HASH, Block, BlockHeader, ChainId, block_key, records_root
 from riskseal.contract.codec import EventCodec, typed_event
 from riskseal.contract.events import AccessRequest, Decision
-from riskseal.errors import ContractError, IntegrityError
+from riskseal.errors import ConfigError, ContractError, IntegrityError
 from riskseal.keys import SignatureError, VerifierKey
 from riskseal.manifest import KeyManifest, manifest_key
-from riskseal.merkle import CompactRange
+from riskseal.merkle import CompactRange, ProofError
 from riskseal.note import Checkpoint, NoteError, SignedNote
 from riskseal.sealer.checkpoint import chain_origin
 
@@ -45,7 +51,12 @@ class ChainResult:
     blocks: int = 0
     records: int = 0
     checkpoint_size: int | None = None
-    leaves: list[bytes] = field(default_factory=list)
+    first_seq: int | None = None
+    """First block number verified in full (None: no block of the chain was in range)."""
+    last_seq: int | None = None
+    """Last block number verified in full."""
+    roots: dict[int, bytes] = field(default_factory=dict)
+    """Chain-level Merkle roots at the sizes the checkpoints name (what they are checked with)."""
 
 
 @dataclass
@@ -57,6 +68,8 @@ class Report:
     chains: list[ChainResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Checks not performed and assumptions made (never counted as passes)."""
+    range: str | None = None
+    """The range verified, as an auditor reads it; None for the whole trail."""
 
     @property
     def ok(self) -> bool:
@@ -76,16 +89,81 @@ class VerifyOptions:
     min_retention_days: int = 1
     max_checkpoint_age_s: float = 3600.0
     chain_filter: str | None = None
+    topic_filter: tuple[str, ...] = ()
+    """Verify only the chains of these topics (empty: every topic)."""
+    block_range: VerifyRange | None = None
+    """Verify only this part of each chain (see :mod:`riskseal.audit.verify_range`)."""
+    event_checks: bool = True
+    """Run the checks across decoded events (source seq gaps, requests without decisions).
+    They keep every event of the audit topics in memory; ``export`` turns them off."""
     now_ms: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedBlock:
+    """One block of the range after every check on it, as :meth:`Verifier.walk` yields it."""
+
+    chain: ChainId
+    seq: int
+    block: Block | None
+    """None when there is nothing readable to hand over (missing or malformed)."""
+    findings: tuple[Finding, ...]
+    """What was found on this block and on its link to the one before."""
+
+    @property
+    def verified(self) -> bool:
+        """The block is present, readable and passed every check."""
+        return self.block is not None and not self.findings
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedChain:
+    """The end of one chain in :meth:`Verifier.walk`: its summary and its checkpoint findings."""
+
+    result: ChainResult
+    findings: tuple[Finding, ...]
+
+
+class ProgressSink(Protocol):
+    """Where the verifier reports how far it got (a progress bar, or nothing)."""
+
+    def add_total(self, blocks: int) -> None:
+        """``blocks`` more blocks are to be looked at."""
+
+    def advance(self, blocks: int) -> None:
+        """``blocks`` more blocks were looked at (checked, or skipped as out of range)."""
+
+
+@dataclass
+class _ChainWork:
+    """One chain's objects, as found in the listing."""
+
+    chain: ChainId
+    blocks: dict[int, list[ObjectVersion]] = field(default_factory=dict)
+    checkpoints: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _ParsedCheckpoint:
+    key: str
+    checkpoint: Checkpoint | None
+    problem: tuple[str, str] | None
+    """(kind, detail) when the checkpoint cannot be used."""
 
 
 class Verifier:
     """Checks every object under a prefix of a TrailSource."""
 
-    def __init__(self, source: TrailSource, options: VerifyOptions) -> None:
+    def __init__(
+        self, source: TrailSource, options: VerifyOptions, progress: ProgressSink | None = None
+    ) -> None:
         self.source = source
         self.options = options
-        self.report = Report(source.description)
+        self.progress = progress
+        self.report = Report(
+            source.description,
+            range=options.block_range.describe() if options.block_range else None,
+        )
         self.codec = EventCodec()
 
     def find(self, kind: str, detail: str, **where: object) -> None:
@@ -95,38 +173,84 @@ class Verifier:
     # --- top level -------------------------------------------------------------------------
     def run(self) -> Report:
         """Verify everything; return the report (StorageUnavailableError on outages)."""
-        prefix = self.options.prefix
+        for _ in self.walk():
+            pass
+        return self.report
+
+    def walk(self) -> Iterator[CheckedBlock | CheckedChain]:
+        """Verify as :meth:`run` does, yielding each block of the range once it is checked.
+
+        Each chain's blocks come in order, then a CheckedChain with its checkpoint findings.
+        Every finding is also in :attr:`report` (findings on the key manifest and on stray
+        objects are recorded before the first block is yielded).
+        """
         manifest = self._manifest()
-        by_key: dict[str, list[ObjectVersion]] = defaultdict(list)
-        for version in self.source.versions(f"{prefix}/"):
-            by_key[version.key].append(version)
-        chains: dict[str, dict[int, list[ObjectVersion]]] = defaultdict(dict)
-        checkpoints: dict[str, list[str]] = defaultdict(list)
-        for key, versions in sorted(by_key.items()):
-            place = self._classify(key)
-            if place is None:
-                continue
-            kind, chain, number = place
-            if kind == "block":
-                chains[chain][number] = versions
-            else:
-                checkpoints[chain].append(key)
+        work = self._listing()
         if not self.source.has_locks:
             self.report.notes.append(
                 "Object Lock and object versions were not checked: a local copy has neither; "
                 "verify against the bucket for those"
             )
-        events: list[tuple[str, bytes]] = []
-        for chain_text in sorted(set(chains) | set(checkpoints)):
+        if self.progress is not None:
+            self.progress.add_total(sum(len(w.blocks) for w in work))
+        events: list[tuple[str, bytes]] | None = [] if self._event_checks() else None
+        for chain_work in work:
+            result = ChainResult(chain_work.chain)
+            parsed = self._parse_checkpoints(chain_work, manifest)
+            wanted = {p.checkpoint.size for p in parsed if p.checkpoint is not None}
+            head = max(chain_work.blocks) if chain_work.blocks else -1
+            span = self._span(chain_work, head, manifest)
+            self._checkpoints(result, parsed, head, span)
+            yield from self._chain(chain_work, span, wanted, result, manifest, events)
+            start = len(self.report.findings)
+            self._checkpoint_roots(result, parsed)
+            self.report.chains.append(result)
+            yield CheckedChain(result, tuple(self.report.findings[start:]))
+        if events is not None:
+            self._events(events)
+        elif self.options.block_range is not None and self.options.event_checks:
+            self.report.notes.append(
+                "event checks (source sequence gaps, requests without decisions) were not run: "
+                "they need the whole trail, and at the edges of a range they would report "
+                "events that are merely outside it; verify without --from/--to for them"
+            )
+
+    def _event_checks(self) -> bool:
+        return self.options.event_checks and self.options.block_range is None
+
+    def _listing(self) -> list[_ChainWork]:
+        prefix = self.options.prefix
+        by_key: dict[str, list[ObjectVersion]] = defaultdict(list)
+        for version in self.source.versions(f"{prefix}/"):
+            by_key[version.key].append(version)
+        chains: dict[str, _ChainWork] = {}
+        for key, versions in sorted(by_key.items()):
+            place = self._classify(key)
+            if place is None:
+                continue
+            kind, chain, number = place
+            work = chains.get(chain)
+            if work is None:
+                work = chains[chain] = _ChainWork(ChainId.parse(chain))
+            if kind == "block":
+                work.blocks[number] = versions
+            else:
+                work.checkpoints.append(key)
+        selected = []
+        for chain_text, work in sorted(chains.items()):
             if self.options.chain_filter and chain_text != self.options.chain_filter:
                 continue
-            result = self._chain(
-                ChainId.parse(chain_text), chains.get(chain_text, {}), manifest, events
+            if self.options.topic_filter and work.chain.topic not in self.options.topic_filter:
+                continue
+            work.checkpoints.sort()
+            selected.append(work)
+        wanted = self.options.chain_filter
+        if wanted and not selected:
+            raise ConfigError(
+                f"no chain {wanted} under {self.source.description}/{prefix}/ "
+                "(want cluster/topic/partition, as the verify report lists them)"
             )
-            self._checkpoints(result, sorted(checkpoints.get(chain_text, [])), manifest)
-            self.report.chains.append(result)
-        self._events(events)
-        return self.report
+        return selected
 
     def _classify(self, key: str) -> tuple[str, str, int] | None:
         prefix = self.options.prefix
@@ -179,45 +303,167 @@ class Verifier:
         return manifests[-1]
 
     # --- one chain ---------------------------------------------------------------------------
-    def _chain(
+    def _span(self, work: _ChainWork, head: int, manifest: KeyManifest | None) -> Span:
+        def trusted_time(seq: int) -> int | None:
+            return self._trusted_time(work.chain, seq, work.blocks.get(seq), manifest)
+
+        span = resolve_span(self.options.block_range, head, trusted_time)
+        if self.options.block_range is not None and span.last < span.first:
+            self.report.notes.append(
+                f"chain {work.chain}: no block in {self.options.block_range.describe()}"
+            )
+        return span
+
+    def _trusted_time(
         self,
         chain: ChainId,
+        seq: int,
+        versions: list[ObjectVersion] | None,
+        manifest: KeyManifest | None,
+    ) -> int | None:
+        """The sealing time of a block whose header is in place and signed; None otherwise."""
+        version = _data_version(versions or [])
+        if version is None or manifest is None:
+            return None
+        key = block_key(self.options.prefix, chain, seq)
+        try:
+            header, signature = peek_header(self.source.read(key, version.version_id))
+            signer = manifest.check_signer(header.key_id, header.created_ms)
+            signer.verify(header.signing_payload(), signature)
+        except (IntegrityError, SignatureError):
+            return None  # an untrusted time: the block stays inside the range
+        if header.object_key != key or header.chain_id != str(chain) or header.seq != seq:
+            return None
+        return header.created_ms
+
+    def _chain(
+        self,
+        work: _ChainWork,
+        span: Span,
+        wanted: set[int],
+        result: ChainResult,
+        manifest: KeyManifest | None,
+        events: list[tuple[str, bytes]] | None,
+    ) -> Iterator[CheckedBlock]:
+        chain, blocks = work.chain, work.blocks
+        outside = sum(1 for seq in blocks if not span.first <= seq <= span.last)
+        if self.progress is not None and outside:
+            self.progress.advance(outside)
+        if span.last < span.first:
+            return
+        result.first_seq, result.last_seq = span.first, span.last
+        start = len(self.report.findings)
+        previous, tree = self._anchor(chain, span, blocks, manifest)
+        if tree is not None and tree.size in wanted:
+            result.roots[tree.size] = tree.root()
+        for seq in range(span.first, span.last + 1):
+            key = block_key(self.options.prefix, chain, seq)
+            block = self._one_block(chain, seq, key, blocks.get(seq), manifest, previous, tree)
+            if block is None:
+                previous, tree = None, None  # the chain-level tree cannot be followed past here
+            else:
+                previous = block.header
+                result.blocks += 1
+                result.records += len(block.record_bytes)
+                if tree is not None:
+                    tree.append(block.header.chain_leaf_hash())
+                    if tree.size in wanted:
+                        result.roots[tree.size] = tree.root()
+                if events is not None and chain.topic in self.options.audit_topics:
+                    events.extend((chain.topic, r.value) for r in block.records() if r.value)
+            if self.progress is not None and seq in blocks:
+                self.progress.advance(1)
+            found = tuple(self.report.findings[start:])
+            start = len(self.report.findings)
+            yield CheckedBlock(chain, seq, block, found)
+
+    def _one_block(
+        self,
+        chain: ChainId,
+        seq: int,
+        key: str,
+        versions: list[ObjectVersion] | None,
+        manifest: KeyManifest | None,
+        previous: BlockHeader | None,
+        tree: CompactRange | None,
+    ) -> Block | None:
+        """Every check on one block; the block (even when a check failed) or None."""
+        where: dict[str, object] = {"chain": str(chain), "seq": seq, "key": key}
+        if not versions:
+            self.find("missing_block", "no object for this sequence number (a gap)", **where)
+            return None
+        data_version = self._check_versions(versions, where)
+        if data_version is None:
+            return None
+        try:
+            block = Block.from_bytes(self.source.read(key, data_version.version_id))
+        except IntegrityError as exc:
+            self.find("malformed_block", str(exc), **where)
+            return None
+        self._check_block(block, key, chain, seq, manifest, where)
+        self._check_link(block.header, previous, tree, where)
+        self._check_lock(block.header, data_version, where)
+        return block
+
+    def _anchor(
+        self,
+        chain: ChainId,
+        span: Span,
         blocks: dict[int, list[ObjectVersion]],
         manifest: KeyManifest | None,
-        events: list[tuple[str, bytes]],
-    ) -> ChainResult:
-        result = ChainResult(chain)
-        previous: BlockHeader | None = None
-        tree = CompactRange()
-        head = max(blocks) if blocks else -1
-        for seq in range(head + 1):
-            key = block_key(self.options.prefix, chain, seq)
-            where = {"chain": str(chain), "seq": seq, "key": key}
-            versions = blocks.get(seq)
-            if not versions:
-                self.find("missing_block", "no object for this sequence number (a gap)", **where)
-                previous = None
-                continue
-            data_version = self._check_versions(versions, where)
-            if data_version is None:
-                continue
-            try:
-                block = Block.from_bytes(self.source.read(key, data_version.version_id))
-            except IntegrityError as exc:
-                self.find("malformed_block", str(exc), **where)
-                previous = None
-                continue
-            self._check_block(block, key, chain, seq, manifest, where)
-            self._check_link(block.header, previous, tree, where)
-            self._check_lock(block.header, data_version, where)
-            tree.append(block.header.chain_leaf_hash())
-            result.leaves.append(block.header.chain_leaf_hash())
-            result.blocks += 1
-            result.records += len(block.record_bytes)
-            previous = block.header
-            if chain.topic in self.options.audit_topics:
-                events.extend((chain.topic, r.value) for r in block.records() if r.value)
-        return result
+    ) -> tuple[BlockHeader | None, CompactRange | None]:
+        """The header and chain-level tree just before the range, checked; (None, None) if not.
+
+        The block before the range is not verified in full (its records are outside the
+        range), but the range must hang from a genuine header: it must be in place, signed
+        by a key of the manifest, and its chain frontier must give the signed chain root.
+        """
+        seq = span.anchor
+        if seq is None:
+            return None, CompactRange()
+        key = block_key(self.options.prefix, chain, seq)
+        where: dict[str, object] = {"chain": str(chain), "seq": seq, "key": key}
+        before = "the block before the range"
+        versions = blocks.get(seq)
+        if not versions:
+            self.find("missing_block", f"{before} is missing: the range links to nothing", **where)
+            return None, None
+        version = self._check_versions(versions, where)
+        if version is None:
+            return None, None
+        try:
+            block = Block.from_bytes(self.source.read(key, version.version_id))
+        except IntegrityError as exc:
+            self.find("malformed_block", f"{before}: {exc}", **where)
+            return None, None
+        header = block.header
+        if header.object_key != key or header.chain_id != str(chain) or header.seq != seq:
+            self.find("misplaced_block", f"{before}: header is {header.object_key}", **where)
+            return None, None
+        if manifest is None:
+            self.find("unknown_key", f"{before}: no trusted manifest for {header.key_id}", **where)
+            return None, None
+        try:
+            signer = manifest.check_signer(header.key_id, header.created_ms)
+            signer.verify(header.signing_payload(), block.signature)
+        except SignatureError as exc:
+            kind = "unknown_key" if "not in key manifest" in str(exc) else "bad_signature"
+            self.find(kind, f"{before}: {exc}", **where)
+            return None, None
+        try:
+            tree = CompactRange.from_frontier(header.chain_size_before, block.frontier_before)
+        except ProofError as exc:
+            self.find("chain_root_mismatch", f"{before}: {exc}", **where)
+            return header, None
+        if header.chain_size_before != seq or tree.root() != header.chain_root_before:
+            self.find(
+                "chain_root_mismatch",
+                f"{before}: its chain frontier does not give its signed chain root",
+                **where,
+            )
+            return header, None
+        tree.append(header.chain_leaf_hash())
+        return header, tree
 
     def _check_versions(
         self, versions: list[ObjectVersion], where: dict[str, object]
@@ -230,8 +476,7 @@ class Verifier:
             self.find("extra_version", f"{len(data)} versions of a write-once block", **where)
         if not data:
             self.find("missing_block", "only delete markers remain", **where)
-            return None
-        return min(data, key=lambda v: (not v.is_latest, v.version_id or ""))
+        return _data_version(versions)
 
     def _check_block(
         self,
@@ -278,10 +523,12 @@ class Verifier:
         self,
         header: BlockHeader,
         previous: BlockHeader | None,
-        tree: CompactRange,
+        tree: CompactRange | None,
         where: dict[str, object],
     ) -> None:
-        if header.chain_size_before != tree.size or header.chain_root_before != tree.root():
+        if tree is None:
+            pass  # the tree could not be followed up to here (already reported)
+        elif header.chain_size_before != tree.size or header.chain_root_before != tree.root():
             self.find("chain_root_mismatch", "chain root before this block differs", **where)
         if header.seq == 0:
             if header.prev_header_hash != ZERO_HASH:
@@ -323,26 +570,53 @@ class Verifier:
             )
 
     # --- checkpoints ---------------------------------------------------------------------------
-    def _checkpoints(
-        self, result: ChainResult, keys: list[str], manifest: KeyManifest | None
-    ) -> None:
-        chain = str(result.chain)
-        if not keys:
-            if result.blocks:
-                self.find("no_checkpoint", "no signed checkpoint covers this chain", chain=chain)
-            return
+    def _parse_checkpoints(
+        self, work: _ChainWork, manifest: KeyManifest | None
+    ) -> list[_ParsedCheckpoint]:
+        """Every checkpoint of the chain, read and signature-checked before its blocks.
+
+        Reading them first tells the walk at which sizes to keep the chain-level root, so
+        memory does not grow with the number of blocks.
+        """
         trusted = manifest.public_keys().keys() if manifest else []
-        last_size = -1
-        for key in keys:
+        origin = chain_origin(self.options.log_origin, work.chain)
+        parsed = []
+        for key in work.checkpoints:
             try:
                 note = SignedNote.parse(self.source.read(key))
                 note.verify(trusted)
                 checkpoint = Checkpoint.parse(note.text)
             except (IntegrityError, NoteError) as exc:
-                self.find("bad_checkpoint", str(exc), chain=chain, key=key)
+                parsed.append(_ParsedCheckpoint(key, None, ("bad_checkpoint", str(exc))))
                 continue
-            if checkpoint.origin != chain_origin(self.options.log_origin, result.chain):
-                self.find("bad_checkpoint", f"origin {checkpoint.origin!r}", chain=chain, key=key)
+            if checkpoint.origin != origin:
+                problem = ("bad_checkpoint", f"origin {checkpoint.origin!r}")
+                parsed.append(_ParsedCheckpoint(key, None, problem))
+                continue
+            parsed.append(_ParsedCheckpoint(key, checkpoint, None))
+        return parsed
+
+    def _checkpoints(
+        self, result: ChainResult, parsed: list[_ParsedCheckpoint], head: int, span: Span
+    ) -> None:
+        """Checkpoints against the listing, before the blocks are read: signatures, growth,
+        tail truncation, freshness (so an export stops before writing a truncated chain).
+
+        ``head`` is the newest listed block number. In a range, tail truncation and freshness
+        are checked only when the range reaches the end of the chain.
+        """
+        chain = str(result.chain)
+        if not parsed:
+            if head >= 0:
+                self.find("no_checkpoint", "no signed checkpoint covers this chain", chain=chain)
+            return
+        length = head + 1
+        last_size = -1
+        for item in parsed:
+            key, checkpoint = item.key, item.checkpoint
+            if checkpoint is None:
+                kind, detail = item.problem or ("bad_checkpoint", "unreadable")
+                self.find(kind, detail, chain=chain, key=key)
                 continue
             if checkpoint.size < last_size:
                 self.find(
@@ -351,32 +625,39 @@ class Verifier:
                     chain=chain, key=key,
                 )  # fmt: skip
             last_size = max(last_size, checkpoint.size)
-            if checkpoint.size > result.blocks:
+            if checkpoint.size > length and span.open_end:
                 self.find(
                     "tail_truncated",
-                    f"checkpoint covers {checkpoint.size} blocks, the chain has {result.blocks}",
-                    chain=chain, key=key,
-                )  # fmt: skip
-                continue
-            prefix_tree = CompactRange()
-            for leaf in result.leaves[: checkpoint.size]:
-                prefix_tree.append(leaf)
-            if prefix_tree.root() != checkpoint.root_hash:
-                self.find(
-                    "checkpoint_mismatch",
-                    f"root of the first {checkpoint.size} blocks differs: a forked history",
+                    f"checkpoint covers {checkpoint.size} blocks, the chain has {length}",
                     chain=chain, key=key,
                 )  # fmt: skip
         result.checkpoint_size = last_size if last_size >= 0 else None
-        written_ms = int(keys[-1].rsplit("/", 1)[1])
+        if not span.open_end:
+            return  # freshness concerns the end of the chain, which is outside the range
+        newest = parsed[-1].key
+        written_ms = int(newest.rsplit("/", 1)[1])
         age_s = (self.options.now_ms - written_ms) / 1000
         if age_s > self.options.max_checkpoint_age_s:
             self.find(
                 "stale_checkpoint",
                 f"newest checkpoint is {age_s:.0f} s old "
                 f"(limit {self.options.max_checkpoint_age_s:g} s)",
-                chain=chain, key=keys[-1],
+                chain=chain, key=newest,
             )  # fmt: skip
+
+    def _checkpoint_roots(self, result: ChainResult, parsed: list[_ParsedCheckpoint]) -> None:
+        """Each checkpoint's root against the blocks, at the sizes the walk could follow."""
+        for item in parsed:
+            checkpoint = item.checkpoint
+            if checkpoint is None:
+                continue
+            root = result.roots.get(checkpoint.size)
+            if root is not None and root != checkpoint.root_hash:
+                self.find(
+                    "checkpoint_mismatch",
+                    f"root of the first {checkpoint.size} blocks differs: a forked history",
+                    chain=str(result.chain), key=item.key,
+                )  # fmt: skip
 
     # --- events --------------------------------------------------------------------------------
     def _events(self, events: Iterable[tuple[str, bytes]]) -> None:
@@ -417,3 +698,11 @@ class Verifier:
         for request_id, count in sorted(decided.items()):
             if count > 1:
                 self.find("duplicate_decision", f"request {request_id} has {count} decisions")
+
+
+def _data_version(versions: list[ObjectVersion]) -> ObjectVersion | None:
+    """The version of a block key to read: the latest data version (None: only markers)."""
+    data = [v for v in versions if not v.is_delete_marker]
+    if not data:
+        return None
+    return min(data, key=lambda v: (not v.is_latest, v.version_id or ""))

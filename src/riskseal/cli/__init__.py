@@ -17,9 +17,11 @@ from riskseal.cli._common import EXIT_ERROR, CliState, err
 from riskseal.cli.config import config_app
 from riskseal.cli.demo import demo
 from riskseal.cli.emit import emit
+from riskseal.cli.export import export
 from riskseal.cli.generate import generate
 from riskseal.cli.keys import keys_app
 from riskseal.cli.prove import prove, verify_proof
+from riskseal.cli.replay import replay
 from riskseal.cli.seal import seal
 from riskseal.cli.stack import stack_app
 from riskseal.cli.verify import verify
@@ -42,6 +44,8 @@ app.command("seal")(seal)
 app.command("verify")(verify)
 app.command("prove")(prove)
 app.command("verify-proof")(verify_proof)
+app.command("export")(export)
+app.command("replay")(replay)
 app.add_typer(keys_app, name="keys")
 
 

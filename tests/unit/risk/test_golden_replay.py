@@ -1,0 +1,99 @@
+"""Golden replay: recorded events → the exact decisions and alerts the engine must produce.
+
+``golden/mixed-events.jsonl`` is a seeded ``riskseal generate --scenario mixed`` run (every
+attack kind); ``golden/mixed-expected.jsonl`` is what ``riskseal replay`` produced from it
+when the rules, policies and engine were reviewed. A change to any of them changes these
+outputs on purpose: review the diff, then regenerate with
+``RISKSEAL_REGENERATE_GOLDEN=1 pytest tests/unit/risk/test_golden_replay.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from riskseal.cli import main
+
+GOLDEN = Path(__file__).parent / "golden"
+EVENTS = GOLDEN / "mixed-events.jsonl"
+EXPECTED = GOLDEN / "mixed-expected.jsonl"
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def test_replay_reproduces_the_golden_decisions_and_alerts(tmp_path: Path) -> None:
+    produced = tmp_path / "out.jsonl"
+    assert main(["replay", "--events", str(EVENTS), "--output", str(produced)]) == 0
+    if os.environ.get("RISKSEAL_REGENERATE_GOLDEN") == "1":
+        EXPECTED.write_bytes(produced.read_bytes())
+    assert _lines(produced) == _lines(EXPECTED)
+
+
+def test_golden_run_covers_every_attack_kind_with_an_alert() -> None:
+    analytics = {line["analytic"]["uid"] for line in _lines(EXPECTED) if line["kind"] == "alert"}  # type: ignore[index]
+    for expected in ("failed_auth_burst", "impossible_travel", "new_country", "sensitive_burst"):
+        assert expected in analytics
+    assert {"self_grant", "privileged_role_added"} <= analytics
+
+
+def test_replay_with_expected_passes_when_equal() -> None:
+    assert (
+        main(["replay", "--events", str(EVENTS), "--expected", str(EXPECTED), "-o", os.devnull])
+        == 0
+    )
+
+
+def test_replay_with_expected_fails_and_names_the_changed_decision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = _lines(EXPECTED)
+    target = next(
+        line for line in lines if line["kind"] == "decision" and line["verdict"] == "ALLOW"
+    )
+    target["verdict"], target["disposition"] = "DENY", "Blocked"
+    tampered = tmp_path / "expected.jsonl"
+    tampered.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+    code = main(["replay", "--events", str(EVENTS), "--expected", str(tampered), "-o", os.devnull])
+
+    assert code == 1
+    stderr = capsys.readouterr().err
+    assert f"request {target['request_id']}: verdict: " in stderr
+    assert "FAIL: 1 of" in stderr
+
+
+def test_replay_reports_a_missing_expected_decision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = _lines(EXPECTED)
+    events = [json.loads(line) for line in EVENTS.read_text(encoding="utf-8").splitlines()]
+    dropped = next(event for event in events if event["kind"] == "request")
+    shorter = tmp_path / "events.jsonl"
+    shorter.write_text(
+        "".join(json.dumps(event) + "\n" for event in events if event is not dropped),
+        encoding="utf-8",
+    )
+    assert any(line.get("request_id") == dropped["event_id"] for line in lines)
+
+    code = main(["replay", "--events", str(shorter), "--expected", str(EXPECTED), "-o", os.devnull])
+
+    assert code == 1
+    assert f"request {dropped['event_id']}: expected a decision, replay made none" in (
+        capsys.readouterr().err
+    )
+
+
+def test_replay_names_the_line_of_a_bad_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "events.jsonl"
+    good = EVENTS.read_text(encoding="utf-8").splitlines()[0]
+    bad.write_text(good + "\n" + '{"kind": "request", "actor": {}}\n', encoding="utf-8")
+
+    assert main(["replay", "--events", str(bad), "-o", os.devnull]) == 2
+    assert f"{bad}:2:" in capsys.readouterr().err
