@@ -12,8 +12,14 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
+from riskseal.audit.replay_trail import SealedStream, read_sealed_stream
+from riskseal.audit.sources import LocalTrailSource, S3TrailSource, TrailSource
+from riskseal.audit.verify import Verifier, VerifyOptions
+from riskseal.audit.verify_range import parse_bound
 from riskseal.cli._common import EXIT_ERROR, EXIT_FAILED, err, out, state
 from riskseal.contract.events import Alert, Decision
+from riskseal.errors import ConfigError, ExportStoppedError
+from riskseal.keys import VerifierKey
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.replay import (
     Replayer,
@@ -22,7 +28,9 @@ from riskseal.risk.replay import (
     in_event_time_order,
     read_event_lines,
 )
+from riskseal.s3client import s3_client_for
 from riskseal.sdk.jsonlines import EventLineError
+from riskseal.settings import Settings
 
 REPLAY_SOURCE = "riskseal-replay"
 MAX_DIFFS_SHOWN = 20
@@ -31,14 +39,42 @@ MAX_DIFFS_SHOWN = 20
 def replay(
     ctx: typer.Context,
     events: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--events",
             exists=True,
             dir_okay=False,
             help="JSON lines of requests and actions (the `riskseal emit` / `generate` format).",
         ),
-    ],
+    ] = None,
+    trail: Annotated[
+        bool,
+        typer.Option(
+            "--trail",
+            help="Replay the sealed trail in the bucket (read-only credentials) and diff "
+            "against the sealed decisions.",
+        ),
+    ] = False,
+    local: Annotated[
+        Path | None,
+        typer.Option("--local", help="Replay a local copy of the sealed trail instead."),
+    ] = None,
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option("--trust", help="File with a trusted vkey (repeatable); pins the keys."),
+    ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Compare decisions from this event time (ISO); state is rebuilt "
+            "from the start of the trail.",
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Compare decisions up to this event time (ISO, inclusive)."),
+    ] = None,
     expected: Annotated[
         Path | None,
         typer.Option(
@@ -55,8 +91,8 @@ def replay(
     order: Annotated[
         str,
         typer.Option(
-            help="`input`: the file's order (what a worker consuming it would see); "
-            "`time`: sorted by event time."
+            help="For --events: `input`, the file's order (what a worker consuming it would "
+            "see), or `time`, sorted by event time. The trail is always replayed in time order."
         ),
     ] = "input",
     rules_dir: Annotated[
@@ -67,31 +103,46 @@ def replay(
         typer.Option(help="Cedar policies directory (default: RISKSEAL_RISK_POLICIES_DIR)."),
     ] = None,
 ) -> None:
-    """Re-run the risk engine over recorded events and print or check its decisions.
+    """Re-run the risk engine over recorded or sealed events and diff its decisions.
 
     Writes one JSON line per decision ({"kind": "decision", ...}) and per alert
-    ({"kind": "alert", ...}). With --expected, compares every decision field but the source
-    stamp and exits 1 on any difference, naming the request and the fields.
+    ({"kind": "alert", ...}). With --expected, or with --trail / --local (where the sealed
+    decisions are expected), compares every decision field but the source stamp and exits 1
+    on any difference, naming the request and the fields. The trail is verified block by
+    block as it is read; a block that fails verification stops the replay (exit 1).
 
     Example:
 
         riskseal generate --users 50 --scenario mixed --output events.jsonl
         riskseal replay --events events.jsonl --output decisions.jsonl
         riskseal replay --events events.jsonl --expected decisions.jsonl
+        riskseal replay --trail --trust sealer.vkey --from 2026-01-01 --to 2026-01-31 -o /dev/null
     """
+    sources = sum((events is not None, trail, local is not None))
+    if sources != 1:
+        err.print("error: give exactly one of --events FILE, --trail or --local DIR")
+        raise typer.Exit(EXIT_ERROR)
     if order not in ("input", "time"):
         err.print(f"error: --order must be `input` or `time`, got {order!r}")
         raise typer.Exit(EXIT_ERROR)
     settings = state(ctx).settings(risk_rules_dir=rules_dir, risk_policies_dir=policies_dir)
     engine = RiskEngine.load(settings, source_id=REPLAY_SOURCE)
+    window = (_bound(from_, is_end=False), _bound(to, is_end=True))
     try:
-        recorded = [event for _, event in read_event_lines(events)]
-        wanted = _read_decisions(expected) if expected is not None else None
+        if events is not None:
+            recorded = [event for _, event in read_event_lines(events)]
+            if order == "time":
+                recorded = in_event_time_order(recorded)
+            wanted = _read_decisions(expected) if expected is not None else None
+        else:
+            sealed = _read_trail(settings, local, trust or [])
+            recorded = sealed.events
+            wanted = sealed.decisions
+            if sealed.undecodable:
+                err.print(f"NOTE: {sealed.undecodable} sealed records do not decode; not replayed")
     except (EventLineError, ValueError) as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(EXIT_ERROR) from None
-    if order == "time":
-        recorded = in_event_time_order(recorded)
 
     decisions: list[Decision] = []
     verdicts: Counter[str] = Counter()
@@ -113,7 +164,8 @@ def replay(
     )
     if wanted is None:
         return
-    diffs = diff_decisions(wanted, decisions)
+    wanted = [d for d in wanted if _inside(d.time, window)]
+    diffs = diff_decisions(wanted, [d for d in decisions if _inside(d.time, window)])
     if not diffs:
         err.print(f"OK: all {len(wanted)} expected decisions reproduced exactly")
         return
@@ -123,6 +175,44 @@ def replay(
         err.print(f"... and {len(diffs) - MAX_DIFFS_SHOWN} more")
     err.print(f"FAIL: {len(diffs)} of {len(wanted)} decisions differ")
     raise typer.Exit(EXIT_FAILED)
+
+
+def _read_trail(settings: Settings, local: Path | None, trust: list[Path]) -> SealedStream:
+    source: TrailSource
+    if local is not None:
+        source = LocalTrailSource(local)
+    else:
+        source = S3TrailSource(s3_client_for(settings, "reader"), settings.s3_bucket)
+    options = VerifyOptions(
+        prefix=settings.s3_prefix,
+        log_origin=settings.log_origin,
+        audit_topics=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
+        trusted_keys=tuple(VerifierKey.from_vkey(path.read_text().strip()) for path in trust),
+        min_retention_days=settings.object_lock_retention_days,
+        topic_filter=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
+        event_checks=False,
+    )
+    verifier = Verifier(source, options)
+    try:
+        return read_sealed_stream(verifier)
+    except ExportStoppedError as exc:
+        err.print(f"FAIL: {exc}".replace("export stopped", "replay stopped"), markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+def _bound(text: str | None, *, is_end: bool) -> int | None:
+    bound = parse_bound(text, chain_given=True, is_end=is_end)
+    if bound is None:
+        return None
+    kind, value = bound
+    if kind != "time":
+        raise ConfigError(f"--from/--to of a replay are event times (ISO), not {text!r}")
+    return value
+
+
+def _inside(time_ms: int, window: tuple[int | None, int | None]) -> bool:
+    low, high = window
+    return (low is None or time_ms >= low) and (high is None or time_ms <= high)
 
 
 def _read_decisions(path: Path) -> list[Decision]:
