@@ -22,6 +22,7 @@ files' names and bytes, recorded in every decision.
 from __future__ import annotations
 
 import hashlib
+import math
 import operator
 import tomllib
 from collections.abc import Callable, Mapping
@@ -183,7 +184,44 @@ def _table(document: Mapping[str, Any], table: str, name: str) -> dict[str, Any]
     return value
 
 
+_LIMITS: dict[tuple[str, str], tuple[bool, float, float, bool]] = {
+    # (table, key): (integer?, low, high, low inclusive?)
+    ("levels", "step_up"): (True, 0, 100, True),
+    ("levels", "deny"): (True, 0, 100, True),
+    ("levels", "alert"): (True, 0, 100, True),
+    ("user_risk", "half_life_minutes"): (False, 0, math.inf, False),
+    ("user_risk", "min_event_risk"): (True, 0, 100, True),
+    ("user_risk", "step_up_relief"): (False, 0, 1, True),
+    ("user_risk", "step_up_window_minutes"): (False, 0, math.inf, True),
+    ("alerts", "dedup_minutes"): (False, 0, math.inf, True),
+    ("alerts", "spray_users_10m"): (True, 1, math.inf, True),
+}
+"""What each setting may be: a string, a boolean or an out-of-range value is refused at load,
+not met later as a crash or a silent misreading in the engine."""
+
+
+def _check_setting(table: str, key: str, value: Any) -> None:
+    limits = _LIMITS.get((table, key))
+    if limits is None:
+        return  # an unknown key: the dataclass refuses it
+    integer, low, high, low_inclusive = limits
+    kinds = int if integer else int | float
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kinds)
+        or not (value >= low if low_inclusive else value > low)
+        or value > high
+    ):
+        what = "an integer" if integer else "a number"
+        bound = f"{'>=' if low_inclusive else '>'} {low}" + (
+            f" and <= {high}" if math.isfinite(high) else ""
+        )
+        raise RulesLoadError(f"rules: [{table}]: {key} must be {what} {bound}, got {value!r}")
+
+
 def _build(kind: Any, values: dict[str, Any], table: str) -> Any:
+    for key, value in values.items():
+        _check_setting(table, key, value)
     try:
         return kind(**values)
     except TypeError as exc:
@@ -200,7 +238,7 @@ def _rule(entry: Any, where: str) -> Rule:
     if not isinstance(code, str) or not code:
         raise RulesLoadError(f"{where}: `code` must be a non-empty string")
     points = entry.get("points")
-    if not isinstance(points, int) or not 0 <= points <= 100:
+    if isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= 100:
         raise RulesLoadError(f"{where} ({code}): `points` must be an integer 0-100")
     raw_conditions = entry.get("conditions")
     if not isinstance(raw_conditions, list) or not raw_conditions:
@@ -208,12 +246,18 @@ def _rule(entry: Any, where: str) -> Rule:
     on = entry.get("on", sorted(EVENT_KINDS))
     if not isinstance(on, list) or not on or not set(on) <= EVENT_KINDS:
         raise RulesLoadError(f"{where} ({code}): `on` must list some of {sorted(EVENT_KINDS)}")
+    hard = entry.get("hard", False)
+    if not isinstance(hard, bool):
+        raise RulesLoadError(f"{where} ({code}): `hard` must be true or false, got {hard!r}")
+    description = entry.get("description", "")
+    if not isinstance(description, str):
+        raise RulesLoadError(f"{where} ({code}): `description` must be a string")
     return Rule(
         code=code,
         points=points,
         conditions=tuple(_condition(item, f"{where} ({code})") for item in raw_conditions),
-        description=str(entry.get("description", "")),
-        hard=bool(entry.get("hard", False)),
+        description=description,
+        hard=hard,
         on=frozenset(on),
     )
 

@@ -222,7 +222,8 @@ class UserState:
             "challenge": self.last_challenge,
             "alerted": self.alerted,
             "seen": list(self.seen),
-            "decisions": {key: value.hex() for key, value in self.decisions.items()},
+            # A list, not an object: the order (oldest first) decides which one is evicted.
+            "decisions": [[key, value.hex()] for key, value in self.decisions.items()],
         }
         return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
@@ -255,11 +256,9 @@ class UserState:
                 last_challenge=document["challenge"],
                 alerted=dict(document["alerted"]),
                 seen=dict.fromkeys(document["seen"]),
-                decisions={
-                    key: bytes.fromhex(value) for key, value in document["decisions"].items()
-                },
+                decisions={key: bytes.fromhex(value) for key, value in document["decisions"]},
             )
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise StateDecodeError(f"user state: malformed field ({exc!r})") from exc
 
 
@@ -310,7 +309,7 @@ class IpState:
                 alerted=document["alerted"],
                 seen=dict.fromkeys(document["seen"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateDecodeError(f"IP state: malformed field ({exc!r})") from exc
 
 
@@ -325,8 +324,10 @@ def hour_of_week(time_ms: int) -> int:
 
 
 def _evict_oldest(values: dict[str, int], limit: int) -> None:
+    # Ties go to the smallest key, not to insertion order: a state restored from bytes
+    # (whose objects come back key-sorted) must evict exactly what the live one would.
     while len(values) > limit:
-        oldest = min(values, key=values.__getitem__)
+        oldest = min(values, key=lambda key: (values[key], key))
         del values[oldest]
 
 
