@@ -24,7 +24,8 @@
     ├── RiskError                   the risk processor cannot load or keep its inputs
     │   ├── RulesLoadError          a rules file is unreadable or names unknown features
     │   ├── PolicyLoadError         Cedar policies, schema or entities fail to parse or validate
-    │   └── StateDecodeError        a stored per-user or per-IP state does not decode
+    │   ├── StateDecodeError        a stored per-user or per-IP state does not decode
+    │   └── ChangelogEndError       a table changelog could not be read to its end
     └── StackError                  the local real stack could not be started or stopped
         ├── BinaryNotFoundError     a server binary (weed, tansu) is not installed
         ├── DataDirError            the data directory cannot be created or written
@@ -155,6 +156,10 @@ class PolicyLoadError(RiskError):
 
 class StateDecodeError(RiskError):
     """A stored per-user or per-IP state does not decode (corrupt, or another layout version)."""
+
+
+class ChangelogEndError(RiskError):
+    """A worker could not read a table changelog to its end, so recovery would be partial."""
 
 
 class StackError(RiskSealError):

@@ -248,6 +248,12 @@ class Settings(BaseSettings):
         gt=0,
         description="How often workers look for changed rules, policies and entities files.",
     )
+    risk_commit_interval_s: float = Field(
+        default=2.8,
+        gt=0,
+        description="How often workers commit the offsets of the events they processed; after "
+        "a crash, the events since the last commit are processed again (same decisions).",
+    )
 
     # --- Local stack -----------------------------------------------------------------------
     data_dir: Path = Field(

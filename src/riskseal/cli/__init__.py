@@ -22,6 +22,7 @@ from riskseal.cli.generate import generate
 from riskseal.cli.keys import keys_app
 from riskseal.cli.prove import prove, verify_proof
 from riskseal.cli.replay import replay
+from riskseal.cli.risk import risk_app
 from riskseal.cli.seal import seal
 from riskseal.cli.stack import stack_app
 from riskseal.cli.verify import verify
@@ -47,6 +48,7 @@ app.command("verify-proof")(verify_proof)
 app.command("export")(export)
 app.command("replay")(replay)
 app.add_typer(keys_app, name="keys")
+app.add_typer(risk_app, name="risk")
 
 
 @app.callback()

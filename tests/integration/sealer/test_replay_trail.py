@@ -15,7 +15,14 @@ import pytest
 from confluent_kafka import Producer
 
 from riskseal.cli import main
-from riskseal.contract import EventCodec, Outcome, Resource, Sensitivity
+from riskseal.contract import (
+    AccessAction,
+    AccessRequest,
+    EventCodec,
+    Outcome,
+    Resource,
+    Sensitivity,
+)
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.replay import Replayer
 from riskseal.sdk import AuditClient
@@ -41,7 +48,7 @@ def _decide_and_seal(world: SealingWorld) -> int:
                 user = f"user-{u}"
                 sensitivity = Sensitivity.RESTRICTED if i % 3 == 0 else Sensitivity.INTERNAL
                 resource = Resource("document", f"doc-{i}", owner="sales", sensitivity=sensitivity)
-                events = [
+                events: list[AccessRequest | AccessAction] = [
                     client.emit_action(user, "auth.login", Resource("app", "sso"), Outcome.SUCCESS),
                     client.request_access(user, "data.read", resource),
                     client.emit_action(user, "data.read", resource, Outcome.SUCCESS),

@@ -1,0 +1,90 @@
+"""The Faust app of the risk workers, configured from :class:`~riskseal.settings.Settings`.
+
+Only configuration lives here; topics, tables and agents are declared on the app by
+:mod:`riskseal.risk.topics`, :mod:`riskseal.risk.tables` and :mod:`riskseal.risk.agents`,
+and :mod:`riskseal.risk.worker` puts them together.
+
+Timing follows the settings' profile: the local broker (Tansu) holds every JoinGroup for
+half the session timeout, so the ``local`` profile's 6 s session gives ~3 s joins where
+Faust's 60 s default would give ~30 s ones.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import faust
+from faust.auth import SASLCredentials, SSLCredentials
+
+from riskseal.risk.recovery import table_manager_for
+from riskseal.settings import Settings
+
+WEB_HOST = "127.0.0.1"
+"""Workers serve their web endpoints on loopback only (Faust's default is every interface)."""
+
+STANDBY_REPLICAS = 1
+"""Each table partition has one standby copy on another worker, for fast failover."""
+
+MIN_REQUEST_TIMEOUT_S = 30.0
+"""Floor of the broker request timeout; it is also never below twice the session timeout."""
+
+
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of :class:`faust.App` for ``settings`` (without the app id)."""
+    session_s = settings.kafka_session_timeout_ms / 1000
+    config: dict[str, Any] = {
+        "broker": [f"kafka://{address.strip()}" for address in settings.kafka_bootstrap.split(",")],
+        "store": f"{settings.risk_store}://",
+        "datadir": str(settings.risk_data_dir),
+        "autodiscover": False,
+        # Consumer group timing (see the module docstring).
+        "broker_session_timeout": session_s,
+        "broker_rebalance_timeout": session_s,
+        "broker_heartbeat_interval": settings.kafka_heartbeat_interval_ms / 1000,
+        "broker_request_timeout": max(MIN_REQUEST_TIMEOUT_S, 2 * session_s),
+        "broker_commit_interval": settings.risk_commit_interval_s,
+        "consumer_auto_offset_reset": "earliest",
+        # Topics Faust creates (changelogs) match the co-partitioned access topics.
+        "topic_partitions": settings.partitions_access,
+        "topic_replication_factor": settings.kafka_replication_factor,
+        "producer_acks": -1,  # acks=all
+        "processing_guarantee": "at_least_once",
+        "table_standby_replicas": STANDBY_REPLICAS,
+        # Recovery reads changelogs to their true end (riskseal.risk.recovery).
+        "TableManager": table_manager_for(settings),
+        "web_enabled": True,
+        "web_host": WEB_HOST,
+        "web_bind": WEB_HOST,
+        "web_port": settings.risk_web_port,
+    }
+    credentials = broker_credentials(settings)
+    if credentials is not None:
+        config["broker_credentials"] = credentials
+    return config
+
+
+def broker_credentials(settings: Settings) -> SASLCredentials | SSLCredentials | None:
+    """Faust credentials for the settings' security protocol; None for PLAINTEXT."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context: ssl.SSLContext | None = None
+    if protocol.endswith("SSL"):
+        cafile = settings.kafka_ssl_ca_location
+        context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    if protocol == "SSL":
+        return SSLCredentials(context)
+    # The settings validator makes sure the SASL triple is complete for SASL_*.
+    password = settings.kafka_sasl_password
+    return SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=password.get_secret_value() if password is not None else None,
+        mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=context,
+    )
+
+
+def build_app(settings: Settings) -> faust.App:
+    """A Faust app with the id ``settings.risk_app_id``, configured by :func:`faust_settings`."""
+    return faust.App(settings.risk_app_id, **faust_settings(settings))

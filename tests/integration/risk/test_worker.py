@@ -1,0 +1,144 @@
+"""Risk workers on the real stack: authorize() round trips, dead letters, a SIGKILLed worker."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import pytest
+from confluent_kafka import KafkaError, Message, Producer
+
+from riskseal import __version__
+from riskseal.contract.events import Actor, Decision, Resource, Sensitivity
+from riskseal.risk.deadletter import DeadLetterReason, read_deadletter_headers
+from riskseal.sdk import AuditClient
+from tests.integration.risk.conftest import RiskWorld, decided, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_worker_answers_authorize_with_real_decisions(risk_world: RiskWorld) -> None:
+    worker = risk_world.worker("w1")
+    ready = worker.wait_ready()
+    assert ready["partitions"][risk_world.settings.topic_requests] == [0, 1, 2, 3]
+    with AuditClient(risk_world.settings) as client:
+        first = client.authorize(Actor("alice"), "data.read", Resource("doc", "d1"), timeout=20)
+        second = client.authorize(
+            Actor("bob", roles=("sales",)),
+            "data.export",
+            Resource("report", "q3", sensitivity=Sensitivity.RESTRICTED),
+            timeout=20,
+        )
+    for decision, user in ((first, "alice"), (second, "bob")):
+        assert decision.fallback is False
+        assert decision.user_id == user
+        assert decision.versions.engine == __version__
+        assert decision.versions.rules.startswith("sha256:")
+        assert decision.versions.policies.startswith("sha256:")
+        assert decision.source.source_id.startswith(risk_world.settings.risk_app_id)
+    state = worker.user_state("alice")
+    assert state is not None
+    assert first.request_id in state.decisions
+    assert worker.terminate() == 0, worker.log_tail()
+
+
+def test_undecodable_bytes_are_dead_lettered_with_coordinates_and_the_stream_continues(
+    risk_world: RiskWorld,
+) -> None:
+    settings = risk_world.settings
+    worker = risk_world.worker("w1")
+    worker.wait_ready()
+    garbage = b"\x00\x01 definitely not an event"
+    delivered: list[Message] = []
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        assert error is None, error
+        delivered.append(message)
+
+    producer = Producer(settings.kafka_config())
+    producer.produce(
+        settings.topic_requests,
+        garbage,
+        key=b"alice",
+        headers=[("origin", b"fuzzer")],
+        on_delivery=on_delivery,
+    )
+    assert producer.flush(10) == 0
+    [sent] = delivered
+    # The same key lands on the same partition, after the garbage: it must still be decided.
+    with AuditClient(settings) as client:
+        decision = client.authorize(Actor("alice"), "data.read", Resource("doc", "d"), timeout=20)
+    assert decision.fallback is False
+    [dead] = risk_world.read(
+        settings.topic_deadletter, settings.partitions_deadletter, lambda m: len(m) >= 1, 30
+    )
+    assert dead.value() == garbage
+    assert dead.key() == b"alice"
+    raw_headers = dead.headers()
+    assert isinstance(raw_headers, list)
+    headers = [(name, value) for name, value in raw_headers if isinstance(value, bytes)]
+    assert headers[0] == ("origin", b"fuzzer")
+    rejection, source = read_deadletter_headers(headers)
+    assert rejection.reason is DeadLetterReason.MALFORMED
+    assert (source.topic, source.partition, source.offset) == (
+        settings.topic_requests,
+        sent.partition(),
+        sent.offset(),
+    )
+
+
+def test_two_workers_share_partitions_and_a_sigkill_loses_no_decision(
+    risk_world: RiskWorld,
+) -> None:
+    settings = risk_world.settings
+    # Members of a group start together: the local broker holds each join for a while.
+    victim, survivor = risk_world.worker("victim"), risk_world.worker("survivor")
+    victim.wait_ready()
+    survivor.wait_ready()
+    wait_for(
+        lambda: (
+            victim.partitions() | survivor.partitions() == {0, 1, 2, 3}
+            and bool(victim.partitions())
+            and bool(survivor.partitions())
+        ),
+        30,
+        "both workers to own partitions",
+    )
+    sent: set[str] = set()
+    total = 1_200
+    half_sent = threading.Event()
+
+    def produce() -> None:
+        with AuditClient(settings) as client:
+            for i in range(total):
+                request = client.request_access(
+                    Actor(f"user-{i % 40}"), "data.read", Resource("doc", f"doc-{i % 7}")
+                )
+                sent.add(request.event_id)
+                if i == total // 2:
+                    client.flush()
+                    half_sent.set()
+                time.sleep(0.004)  # ~250 requests/s: the kill lands mid-stream
+            assert client.flush() == []
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    assert half_sent.wait(30)
+    before_kill = len({d.request_id for d in risk_world.decisions(lambda d: len(d) > 0, 20)})
+    victim.kill()
+    producer.join(60)
+    assert len(sent) == total
+    assert before_kill < total, "the kill did not land mid-stream"
+    decisions = risk_world.decisions(decided(sent), 120)
+    by_request: dict[str, Decision] = {}
+    duplicates = 0
+    for decision in decisions:
+        earlier = by_request.setdefault(decision.request_id, decision)
+        if earlier is not decision:
+            duplicates += 1
+            # A repeated decision is the same decision; only the emitting worker's stamp differs.
+            assert dataclasses.replace(decision, source=earlier.source) == earlier
+    assert set(by_request) == sent
+    assert survivor.partitions() == {0, 1, 2, 3}
+    print(f"{total} requests, {len(decisions)} decisions, {duplicates} repeated after the kill")

@@ -1,0 +1,164 @@
+"""Settings → Faust app configuration, topics and tables."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faust.auth import SASLCredentials, SSLCredentials
+from pydantic import SecretStr
+
+from riskseal.risk.app import WEB_HOST, broker_credentials, build_app, faust_settings
+from riskseal.risk.tables import build_tables, changelog_topic
+from riskseal.risk.topics import build_topics, ip_failures_topic, worker_topic_partitions
+from riskseal.settings import Settings
+
+
+def _settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "kafka_bootstrap": "10.1.2.3:9092,10.1.2.4:9093",
+        "risk_app_id": "risk-test",
+        "risk_store": "memory",
+        "risk_data_dir": Path("/tmp/risk-data"),
+        "risk_web_port": 7001,
+        "partitions_access": 6,
+    }
+    return Settings.local(**{**values, **overrides})
+
+
+def test_local_profile_timings_keep_tansu_group_joins_short() -> None:
+    config = faust_settings(_settings())
+    assert config["broker_session_timeout"] == 6.0
+    assert config["broker_rebalance_timeout"] == 6.0
+    assert config["broker_heartbeat_interval"] == 1.0
+    assert config["broker_request_timeout"] >= config["broker_session_timeout"]
+    assert config["broker_commit_interval"] == 2.8
+
+
+def test_production_profile_timings_follow_the_settings() -> None:
+    config = faust_settings(Settings.production(risk_app_id="p"))
+    assert config["broker_session_timeout"] == 45.0
+    assert config["broker_heartbeat_interval"] == 3.0
+    assert config["broker_request_timeout"] >= 90.0
+    assert config["topic_replication_factor"] == 3
+
+
+def test_the_app_is_configured_from_the_settings() -> None:
+    async def body() -> None:
+        conf: Any = build_app(_settings()).conf  # Faust types its settings loosely
+        assert conf.id == "risk-test"
+        assert [str(url) for url in conf.broker] == [
+            "kafka://10.1.2.3:9092",
+            "kafka://10.1.2.4:9093",
+        ]
+        assert str(conf.store) == "memory:"
+        assert conf.datadir == Path("/tmp/risk-data")
+        assert conf.topic_partitions == 6
+        assert conf.topic_replication_factor == 1
+        assert conf.producer_acks == -1
+        assert conf.processing_guarantee.value == "at_least_once"
+        assert conf.table_standby_replicas == 1
+        assert conf.web_host == WEB_HOST == "127.0.0.1"
+        assert conf.web_bind == "127.0.0.1"
+        assert conf.web_port == 7001
+        assert conf.broker_session_timeout == 6.0
+        assert conf.broker_credentials is None
+
+    asyncio.run(body())
+
+
+def test_rocksdb_store_url() -> None:
+    assert faust_settings(_settings(risk_store="rocksdb"))["store"] == "rocksdb://"
+
+
+def test_sasl_settings_become_faust_credentials() -> None:
+    settings = _settings(
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-256",
+        kafka_sasl_username="worker",
+        kafka_sasl_password=SecretStr("s3cret"),
+    )
+    credentials = broker_credentials(settings)
+    assert isinstance(credentials, SASLCredentials)
+    assert credentials.username == "worker"
+    assert credentials.password == "s3cret"
+    assert credentials.mechanism.value == "SCRAM-SHA-256"
+    assert credentials.ssl_context is None
+    assert isinstance(faust_settings(settings)["broker_credentials"], SASLCredentials)
+
+
+def test_ssl_settings_become_an_ssl_context() -> None:
+    credentials = broker_credentials(_settings(kafka_security_protocol="SSL"))
+    assert isinstance(credentials, SSLCredentials)
+
+
+def test_plaintext_has_no_credentials() -> None:
+    assert broker_credentials(_settings()) is None
+    assert "broker_credentials" not in faust_settings(_settings())
+
+
+def test_topics_are_raw_bytes_with_their_partition_counts() -> None:
+    async def body() -> None:
+        settings = _settings()
+        app = build_app(settings)
+        topics = build_topics(app, settings)
+        assert topics.requests.get_topic_name() == "access.requests"
+        assert topics.requests.partitions == 6
+        assert topics.actions.partitions == 6
+        assert topics.ip_failures.get_topic_name() == "risk-test-auth-failures-by-ip"
+        assert topics.ip_failures.partitions == 6
+        assert topics.decisions.partitions == settings.partitions_decisions
+        declared: list[Any] = [topics.requests, topics.decisions, topics.deadletter]
+        for topic in [*declared, topics.ip_failures]:
+            assert topic.key_serializer == "raw"
+            assert topic.value_serializer == "raw"
+
+    asyncio.run(body())
+
+
+def test_worker_topics_include_the_internal_per_ip_topic() -> None:
+    settings = _settings()
+    partitions = worker_topic_partitions(settings)
+    assert partitions[ip_failures_topic(settings)] == 6
+    assert partitions["access.requests"] == partitions["access.actions"] == 6
+    assert set(settings.topic_partitions) <= set(partitions)
+
+
+def test_tables_are_plain_raw_tables_co_partitioned_with_the_access_topics() -> None:
+    async def body() -> None:
+        settings = _settings()
+        app = build_app(settings)
+        tables = build_tables(app, settings)
+        pairs: list[tuple[Any, str]] = [(tables.users, "users"), (tables.ips, "ips")]
+        for table, name in pairs:
+            assert table.window is None
+            assert table.partitions == 6
+            assert table.key_serializer == "raw"
+            assert table.value_serializer == "raw"
+            assert table.changelog_topic.get_topic_name() == changelog_topic(settings, name)
+
+    asyncio.run(body())
+
+
+def test_the_worker_command_runs_a_worker_with_its_options(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import riskseal.risk.worker
+    from riskseal.cli import main
+
+    started: list[tuple[Settings, str]] = []
+    monkeypatch.setattr(
+        riskseal.risk.worker,
+        "run_worker",
+        lambda settings, loglevel: started.append((settings, loglevel)),
+    )
+    monkeypatch.setenv("RISKSEAL_RISK_APP_ID", "from-env")
+    args = ["--web-port", "7007", "--store", "memory", "--data-dir", str(tmp_path)]
+    assert main(["risk", "worker", *args, "--loglevel", "warning"]) == 0
+    [(settings, loglevel)] = started
+    assert (settings.risk_web_port, settings.risk_store) == (7007, "memory")
+    assert settings.risk_data_dir == tmp_path
+    assert settings.risk_app_id == "from-env"
+    assert loglevel == "warning"
