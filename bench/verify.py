@@ -1,27 +1,50 @@
 """Verification benchmark: records/s and MB/s verified, against bare SHA-256 of the leaves.
 
-Run with ``make bench-verify`` (or ``.venv/bin/python -m bench.verify``). A trail of signed
-blocks is built in memory (no Kafka: this measures verification, not sealing), written to a
-local directory and to the local stack's S3, then verified from both. The baseline hashes
-exactly the same leaves with ``hashlib.sha256`` and nothing else.
+Run with ``make bench-verify`` (or ``.venv/bin/python -m bench.verify [--records N]``). A trail
+of signed blocks is built in memory (no Kafka: this measures verification, not sealing),
+written to a local directory and to the local stack's S3, then verified. The baseline hashes
+exactly the same leaves (``0x00 ‖ record bytes``) with ``hashlib.sha256`` and nothing else, in
+the same run. Every rate is on one core (single process).
+
+Rows:
+
+* ``riskseal verify`` end to end (``Verifier.run``) from the local copy — integrity checks
+  only, then with the event checks — and from S3 (object versions and locks too);
+* the per-block integrity checks alone (parse, signature, Merkle root, offsets, partition,
+  links) as a walker does them with the block's fast views (``offsets()``,
+  ``record_partitions()``, ``leaf_hashes()``), with the fast reader and with the strict one;
+* where the fast reader's time goes (inflate, record scan, hashing), and the event checks'
+  per-event cost with the full decoder and with ``contract.partial``.
+
+1 M records are timed when ``--records`` is at least 1,000,000, otherwise extrapolated from
+the measured rate (and labelled so).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from fastavro import reader
+from rich.console import Console
+
 from bench.common import Row, local_stack, print_table, rate
+from riskseal import blockread
 from riskseal.audit.sources import LocalTrailSource, S3TrailSource
 from riskseal.audit.verify import Verifier, VerifyOptions
-from riskseal.block import ChainId, SealedRecord, checkpoint_key
+from riskseal.block import ZERO_HASH, Block, ChainId, SealedRecord, checkpoint_key
 from riskseal.contract import AccessRequest, Actor, EventCodec, Resource, SourceStamp
+from riskseal.contract.codec import typed_event
 from riskseal.contract.events import new_event_id
+from riskseal.contract.partial import PartialDecoder
 from riskseal.keys import FileSigner, PublicKeys
 from riskseal.manifest import first_manifest, manifest_key
+from riskseal.merkle import CompactRange, root
 from riskseal.s3client import s3_client_for
 from riskseal.sealer.batch import PendingRecord
 from riskseal.sealer.chain import ChainWriter, recover_head
@@ -30,9 +53,12 @@ from riskseal.sealer.store import MemoryBlockStore
 
 PREFIX, ORIGIN = "bench", "riskseal.bench/audit"
 TOPICS = ("access.requests", "access.actions", "risk.decisions")
+MILLION = 1_000_000
 
 
-def build_trail(records: int, partitions: int = 4, block_size: int = 10_000) -> MemoryBlockStore:
+def build_trail(
+    records: int, partitions: int = 4, block_size: int = 10_000
+) -> tuple[MemoryBlockStore, FileSigner]:
     """Blocks of encoded access requests on ``partitions`` chains, with manifest and checkpoints."""
     store, signer, codec = MemoryBlockStore(), FileSigner.generate("bench"), EventCodec()
     now = time.time_ns() // 1_000_000
@@ -46,13 +72,19 @@ def build_trail(records: int, partitions: int = 4, block_size: int = 10_000) -> 
             pending = []
             for offset in range(first, min(first + block_size, per_partition)):
                 seq = partition * per_partition + offset
+                user = f"user-{offset % 100}"
                 request = AccessRequest(
                     event_id=new_event_id(), time=now, source=SourceStamp("bench", 1, seq),
-                    actor=Actor(f"user-{offset % 100}"), action="data.read",
-                    resource=Resource("doc", str(offset)),
+                    actor=Actor(user), action="data.read", resource=Resource("doc", str(offset)),
                 )  # fmt: skip
                 record = SealedRecord(
-                    chain.topic, partition, offset, now, 1, b"k", codec.encode_event(request)
+                    chain.topic,
+                    partition,
+                    offset,
+                    now,
+                    1,
+                    user.encode(),
+                    codec.encode_event(request),
                 )
                 pending.append(PendingRecord(offset, now, record.canonical_bytes(), False))
             writer.append(writer.build(pending))
@@ -60,71 +92,197 @@ def build_trail(records: int, partitions: int = 4, block_size: int = 10_000) -> 
             ORIGIN, chain, writer.head.tree.size, writer.head.tree.root(), signer
         )
         store.create(checkpoint_key(PREFIX, chain, now), note)
-    return store
+    return store, signer
 
 
-def options() -> VerifyOptions:
+def options(event_checks: bool = True) -> VerifyOptions:
     """Verify options for the bench trail (the event checks find the ids unanswered)."""
     return VerifyOptions(
-        prefix=PREFIX, log_origin=ORIGIN, audit_topics=TOPICS, max_checkpoint_age_s=1e9
+        prefix=PREFIX,
+        log_origin=ORIGIN,
+        audit_topics=TOPICS,
+        max_checkpoint_age_s=1e9,
+        event_checks=event_checks,
     )
 
 
-def bare_hashing(store: MemoryBlockStore) -> tuple[float, int]:
-    """SHA-256 of every leaf (0x00 ‖ record bytes) of every block; (records/s, bytes)."""
-    from riskseal.block import Block
+def block_files(root: Path) -> list[list[Path]]:
+    """The local copy's block files, per chain, in seq order."""
+    chains = sorted(p for p in (root / PREFIX / "blocks").glob("*/*/*") if p.is_dir())
+    return [sorted(chain.iterdir()) for chain in chains]
 
-    leaves = [
-        data
-        for key, blob in store.objects.items()
-        if "/blocks/" in key
-        for data in Block.from_bytes(blob).record_bytes
-    ]
-    started = time.perf_counter()
-    for data in leaves:
-        hashlib.sha256(b"\x00" + data).digest()
-    return rate(len(leaves), started), sum(len(d) for d in leaves)
+
+def check_blocks(chains: list[list[Path]], keys: PublicKeys, fast: bool) -> int:
+    """The per-block integrity checks of a walk, with the block's fast views; records checked.
+
+    The same checks as ``Verifier._check_block`` and ``_check_link`` (place aside): signature,
+    Merkle root, offsets exactly ``first … last``, every record of the chain's partition,
+    header link, offset continuity, chain-level root. AssertionError on any failure (the
+    bench trail is intact).
+    """
+    records = 0
+    for paths in chains:
+        previous_hash, next_offset, tree = ZERO_HASH, None, CompactRange()
+        for path in paths:
+            block = Block.from_bytes(path.read_bytes(), fast=fast)
+            header = block.header
+            chain = ChainId.parse(header.chain_id)
+            keys.verify(header.key_id, header.signing_payload(), block.signature)
+            assert root(block.leaf_hashes()) == header.records_root
+            assert block.offsets() == range(header.first_offset, header.last_offset + 1)
+            assert len(block.record_bytes) == header.record_count
+            assert block.record_partitions().keys() == {(chain.topic, chain.partition)}
+            assert header.prev_header_hash == previous_hash
+            assert next_offset is None or header.first_offset == next_offset
+            assert (header.chain_size_before, header.chain_root_before) == (tree.size, tree.root())
+            previous_hash, next_offset = header.header_hash(), header.last_offset + 1
+            tree.append(header.chain_leaf_hash())
+            records += len(block.record_bytes)
+    return records
+
+
+def timed(work: Callable[[], object], repeat: int = 1) -> float:
+    """The shortest wall time of ``repeat`` runs of ``work``, in seconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def fast_path_shares(blobs: list[bytes]) -> dict[str, float]:
+    """Seconds spent in each step of the fast reader and the hashing, over ``blobs``."""
+    starts = []
+    for blob in blobs:
+        buffer = io.BytesIO(blob)
+        reader(buffer)
+        starts.append(buffer.tell())
+    inflated: list[list[tuple[int, bytes]]] = []
+
+    def inflate() -> None:
+        inflated.clear()
+        for blob, start in zip(blobs, starts, strict=True):
+            blocks = blockread.read_data_blocks(blob, start, "deflate")
+            assert blocks is not None
+            inflated.append(blocks)
+
+    parsed = [Block.from_bytes(blob) for blob in blobs]
+    return {
+        "container header (fastavro)": timed(lambda: [reader(io.BytesIO(b)) for b in blobs], 3),
+        "inflate (zlib)": timed(inflate, 3),
+        "record scan": timed(lambda: [blockread.scan_records(b) for b in inflated], 3),
+        "leaf hashes + Merkle root": timed(
+            lambda: [
+                root(Block(b.header, b.signature, b.record_bytes).leaf_hashes()) for b in parsed
+            ],
+            3,
+        ),
+    }
+
+
+def event_rates(blobs: list[bytes]) -> tuple[float, float]:
+    """Events/s of the event checks' decoding: full decoder, then the partial reader."""
+    values = [v for blob in blobs for v in Block.from_bytes(blob).values() if v]
+    codec = EventCodec()
+    partial = PartialDecoder(codec)
+
+    def full() -> None:
+        for value in values:
+            typed_event(codec.decode(value))
+
+    def keys() -> None:
+        for value in values:
+            partial.keys(value)
+
+    return len(values) / timed(full), len(values) / timed(keys)
 
 
 def main() -> None:
     """Build, verify from a local copy and from S3, print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--no-s3", action="store_true", help="skip the S3 rows (no local stack)")
     args = parser.parse_args()
-    store = build_trail(args.records)
-    hash_rate, size = bare_hashing(store)
-    mb = size / args.records / 1e6
+    n = args.records
+    store, signer = build_trail(n)
+    blobs = [data for key, data in store.objects.items() if "/blocks/" in key]
+    leaves = [data for blob in blobs for data in Block.from_bytes(blob).record_bytes]
+    assert len(leaves) == n
+    mb = sum(len(d) for d in leaves) / n / 1e6  # MB per record
+    sha256 = hashlib.sha256
+    hash_rate = n / timed(lambda: [sha256(b"\x00" + d).digest() for d in leaves], 3)
+    measured: list[tuple[str, float, str]] = [
+        ("bare hashlib.sha256 of the leaves (baseline)", hash_rate, "")
+    ]
+    keys = PublicKeys([signer.verifier])
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        root_dir = Path(tmp)
         for key, data in store.objects.items():
-            (root / key).parent.mkdir(parents=True, exist_ok=True)
-            (root / key).write_bytes(data)
-        started = time.perf_counter()
-        report = Verifier(LocalTrailSource(root), options()).run()
-        local_rate = rate(args.records, started)
-    assert sum(c.records for c in report.chains) == args.records
-    assert {f.kind for f in report.findings} <= {"request_without_decision"}
-    with local_stack() as endpoints:
-        settings = endpoints.settings(s3_prefix=PREFIX)
-        admin = s3_client_for(settings, "writer")
-        for key, data in store.objects.items():
-            admin.put_object(Bucket=settings.s3_bucket, Key=key, Body=data)
-        started = time.perf_counter()
-        s3_report = Verifier(
-            S3TrailSource(s3_client_for(settings, "reader"), settings.s3_bucket), options()
-        ).run()
-        s3_rate = rate(args.records, started)
-    assert sum(c.records for c in s3_report.chains) == args.records
-    measured = [
-        ("bare hashlib.sha256 of the leaves (baseline)", hash_rate),
-        ("riskseal verify, local copy", local_rate),
-        ("riskseal verify, from S3 (locks, versions)", s3_rate),
-    ]
+            (root_dir / key).parent.mkdir(parents=True, exist_ok=True)
+            (root_dir / key).write_bytes(data)
+        chains = block_files(root_dir)
+        fast_s = timed(lambda: check_blocks(chains, keys, fast=True), 2)
+        measured.append(("block checks, fast reader (walker with fast views)", n / fast_s, ""))
+        strict_s = timed(lambda: check_blocks(chains, keys, fast=False))
+        measured.append(("block checks, strict reader (before)", n / strict_s, ""))
+        for events in (False, True):
+            started = time.perf_counter()
+            report = Verifier(LocalTrailSource(root_dir), options(events)).run()
+            label = "with event checks" if events else "integrity only"
+            measured.append((f"riskseal verify, local copy, {label}", rate(n, started), ""))
+            assert sum(c.records for c in report.chains) == n
+            assert {f.kind for f in report.findings} <= {"request_without_decision"}
+    if not args.no_s3:
+        with local_stack() as endpoints:
+            settings = endpoints.settings(s3_prefix=PREFIX)
+            admin = s3_client_for(settings, "writer")
+            for key, data in store.objects.items():
+                admin.put_object(Bucket=settings.s3_bucket, Key=key, Body=data)
+            source = S3TrailSource(s3_client_for(settings, "reader"), settings.s3_bucket)
+            started = time.perf_counter()
+            s3_report = Verifier(source, options()).run()
+            measured.append(
+                ("riskseal verify, from S3 (versions, locks, events)", rate(n, started), "")
+            )
+            assert sum(c.records for c in s3_report.chains) == n
+
+    shares = fast_path_shares(blobs)
+    total = sum(shares.values())
+    full_rate, partial_rate = event_rates(blobs)
     rows = [
-        Row(name, value, ratio=value / hash_rate, note=f"{value * mb:.1f} MB/s")
-        for name, value in measured
+        Row(name, value, ratio=value / hash_rate, note=f"{value * mb:.1f} MB/s{note}")
+        for name, value, note in measured
     ]
-    print_table(f"riskseal verify, {args.records:,} records of {size / args.records:.0f} B", rows)
+    rows += [
+        Row(f"  of the fast path: {step}", n / seconds, note=f"{seconds / total:.0%} of its time")
+        for step, seconds in shares.items()
+    ]
+    rows += [
+        Row(
+            "event checks: full decode (fastavro + typed event)",
+            full_rate,
+            ratio=full_rate / hash_rate,
+            note="events/s",
+        ),
+        Row(
+            "event checks: contract.partial keys",
+            partial_rate,
+            ratio=partial_rate / hash_rate,
+            note="events/s",
+        ),
+    ]
+    print_table(f"riskseal verify, {n:,} records of {mb * 1e6:.0f} B", rows, Console(width=150))
+    how = "measured" if n >= MILLION else f"extrapolated from {n:,} records"
+    print(
+        f"1 M records ({how}): block checks {MILLION * fast_s / n:.1f} s with the fast reader, "
+        f"{MILLION * strict_s / n:.1f} s with the strict one; "
+        + ", ".join(
+            f"{name.removeprefix('riskseal verify, ')} {MILLION / value:.1f} s"
+            for name, value, _ in measured
+            if name.startswith("riskseal verify")
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -22,12 +22,14 @@ import hashlib
 import io
 import json
 import zlib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastavro import parse_schema, reader, schemaless_reader, schemaless_writer
 
+from riskseal import blockread
 from riskseal.avrobin import avro_bytes, optional_bytes, zigzag
 from riskseal.errors import InvalidBlockError
 from riskseal.merkle import leaf_hash, root
@@ -105,6 +107,8 @@ BLOCK_HEADER_SCHEMA: dict[str, Any] = {
 
 _RECORD = parse_schema(SEALED_RECORD_SCHEMA)
 _HEADER = parse_schema(BLOCK_HEADER_SCHEMA)
+_RECORD_SCHEMA_JSON = json.dumps(SEALED_RECORD_SCHEMA, separators=(",", ":"))
+_LEAF_START = hashlib.sha256(b"\x00")
 
 
 def sha256(data: bytes) -> bytes:
@@ -281,7 +285,11 @@ class BlockHeader:
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """A header, its signature, the records' canonical bytes, and the chain frontier."""
+    """A header, its signature, the records' canonical bytes, and the chain frontier.
+
+    What is derived from the records (decoded records, leaf hashes, offsets) is computed on
+    first use and kept with the block, so a verifier pays for each view once.
+    """
 
     header: BlockHeader
     signature: bytes
@@ -290,10 +298,71 @@ class Block:
     frontier_before: tuple[bytes, ...] = field(default=())
     """The compact range (RFC 6962 subtree roots, left to right) of the chain-level tree
     before this block; it lets a sealer resume a chain without reading every header."""
+    _derived: dict[str, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def records(self) -> tuple[SealedRecord, ...]:
-        """The records, decoded."""
-        return tuple(SealedRecord.from_canonical(data) for data in self.record_bytes)
+        """The records, decoded (computed once)."""
+        decoded: tuple[SealedRecord, ...] | None = self._derived.get("records")
+        if decoded is None:
+            fields = blockread.decode_records(self.record_bytes)
+            if fields is None:  # some record is not canonical: the strict decoder, record by record
+                decoded = tuple(_decode_record(data) for data in self.record_bytes)
+            else:
+                decoded = tuple(SealedRecord(*each) for each in fields)
+            self._derived["records"] = decoded
+        return decoded
+
+    def leaf_hashes(self) -> tuple[bytes, ...]:
+        """Every record's leaf hash, ``SHA-256(0x00 ‖ record bytes)``, in order (computed once)."""
+        leaves: tuple[bytes, ...] | None = self._derived.get("leaves")
+        if leaves is None:
+            leaves = self._derived["leaves"] = _leaf_hashes(self.record_bytes)
+        return leaves
+
+    def offsets(self) -> Sequence[int]:
+        """Every record's Kafka offset, in order: a ``range`` exactly when they are consecutive.
+
+        Read from the record bytes without decoding keys, values or headers; the same
+        numbers as ``[r.offset for r in records()]``, raising what ``records()`` raises. A
+        list is never equal to a range, so ``offsets() == range(first, last + 1)`` checks
+        contiguity exactly, in O(1).
+        """
+        return self._index().offsets
+
+    def record_partitions(self) -> Mapping[tuple[str, int], int]:
+        """How many records carry each (topic, partition); one entry in a well-formed block."""
+        return self._index().partitions
+
+    def values(self) -> tuple[bytes | None, ...]:
+        """Every record's Kafka value (None when absent), in order (computed once).
+
+        Read without decoding the other fields; equal to ``[r.value for r in records()]``.
+        """
+        values: tuple[bytes | None, ...] | None = self._derived.get("values")
+        if values is None:
+            fast = blockread.record_values(self.record_bytes)
+            if fast is None:  # some record is not canonical: what the strict decoder says
+                values = tuple(record.value for record in self.records())
+            else:
+                values = tuple(fast)
+            self._derived["values"] = values
+        return values
+
+    def _index(self) -> blockread.ScannedRecords:
+        index: blockread.ScannedRecords | None = self._derived.get("index")
+        if index is None:
+            index = blockread.index_records(self.record_bytes)
+            if index is None:  # some record is not canonical: what the strict decoder says
+                decoded = self.records()
+                index = blockread.ScannedRecords(
+                    self.record_bytes,
+                    blockread.compact_offsets([record.offset for record in decoded]),
+                    dict(Counter((record.topic, record.partition) for record in decoded)),
+                )
+            self._derived["index"] = index
+        return index
 
     def to_bytes(self) -> bytes:
         """The Avro Object Container File stored in S3 (docs/FORMAT.md §4).
@@ -303,7 +372,7 @@ class Block:
         gives the same object bytes.
         """
         metadata = {
-            "avro.schema": json.dumps(SEALED_RECORD_SCHEMA, separators=(",", ":")).encode(),
+            "avro.schema": _RECORD_SCHEMA_JSON.encode(),
             "avro.codec": OCF_CODEC.encode(),
             META_FORMAT: str(self.header.format_version).encode(),
             META_HEADER: base64.b64encode(self.header.canonical_bytes()),
@@ -322,20 +391,33 @@ class Block:
         return b"".join(out)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Block:
+    def from_bytes(cls, data: bytes, *, fast: bool = True) -> Block:
         """Parse a stored block; every decoding problem becomes InvalidBlockError.
 
-        Records are decoded with a standard Avro reader and re-encoded canonically, so the
-        leaves never depend on how the container happens to encode them.
+        The leaves must not depend on how the container happens to encode the records. The
+        fast reader (``riskseal.blockread``) takes each record's bytes as they are stored
+        when it can prove them canonical; anything else goes to the strict reader, which
+        decodes the records with a standard Avro reader and re-encodes them canonically.
+        Both give the same block or the same rejection; ``fast=False`` runs the strict
+        reader alone (for cross-checks and benchmarks).
         """
+        if not data.startswith(OCF_MAGIC):
+            raise InvalidBlockError("not an Avro container (no Obj\\x01 magic)")
+        buffer = io.BytesIO(data)
         try:
-            ocf = reader(io.BytesIO(data))
+            ocf = reader(buffer)
             metadata = dict(ocf.metadata)
-            records = [SealedRecord.from_record(record) for record in ocf]  # type: ignore[arg-type]
-        except InvalidBlockError:
-            raise
         except Exception as exc:  # fastavro raises many types on corrupt input
             raise InvalidBlockError(f"not a readable Avro container: {exc}") from exc
+        scanned = _read_fast(data, buffer.tell(), metadata) if fast else None
+        if scanned is not None:
+            record_bytes = scanned.record_bytes
+        else:
+            try:
+                records = [SealedRecord.from_record(record) for record in ocf]  # type: ignore[arg-type]
+            except Exception as exc:  # fastavro raises many types on corrupt input
+                raise InvalidBlockError(f"not a readable Avro container: {exc}") from exc
+            record_bytes = tuple(record.canonical_bytes() for record in records)
         try:
             if metadata.get(META_FORMAT) != str(FORMAT_VERSION):
                 raise InvalidBlockError(
@@ -352,8 +434,39 @@ class Block:
         frontier = tuple(
             frontier_bytes[i : i + HASH_SIZE] for i in range(0, len(frontier_bytes), HASH_SIZE)
         )
-        record_bytes = tuple(record.canonical_bytes() for record in records)
-        return cls(header, signature, record_bytes, frontier)
+        block = cls(header, signature, record_bytes, frontier)
+        if scanned is not None:
+            block._derived["index"] = scanned
+        return block
+
+
+def _read_fast(
+    data: bytes, header_end: int, metadata: dict[str, Any]
+) -> blockread.ScannedRecords | None:
+    """The records by the fast reader, or None when the strict reader must decide."""
+    schema = metadata["avro.schema"]  # fastavro has read it already
+    if schema != _RECORD_SCHEMA_JSON and json.loads(schema) != SEALED_RECORD_SCHEMA:
+        return None  # another writer schema: let fastavro resolve it
+    blocks = blockread.read_data_blocks(data, header_end, metadata.get("avro.codec", "null"))
+    return None if blocks is None else blockread.scan_records(blocks)
+
+
+def _decode_record(data: bytes) -> SealedRecord:
+    fields = blockread.parse_record(data)
+    return SealedRecord.from_canonical(data) if fields is None else SealedRecord(*fields)
+
+
+def _leaf_hashes(record_bytes: Sequence[bytes]) -> tuple[bytes, ...]:
+    """merkle.leaf_hash of each, inlined (this is a hot loop): a copy of the hash state after
+    the 0x00 prefix is a little cheaper than a new hash of a concatenation."""
+    start = _LEAF_START.copy
+    leaves: list[bytes] = []
+    add = leaves.append
+    for data in record_bytes:
+        state = start()
+        state.update(data)
+        add(state.digest())
+    return tuple(leaves)
 
 
 def _b64(metadata: dict[str, Any], name: str) -> bytes:
@@ -368,7 +481,7 @@ def _b64(metadata: dict[str, Any], name: str) -> bytes:
 
 def records_root(record_bytes: Sequence[bytes]) -> bytes:
     """The RFC 6962 Merkle root over the records' canonical bytes, in order."""
-    return root([leaf_hash(data) for data in record_bytes])
+    return root(_leaf_hashes(record_bytes))
 
 
 # --- the canonical record encoding, by hand (pinned to fastavro's by property tests) -------

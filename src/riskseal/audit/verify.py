@@ -21,13 +21,15 @@ from typing import Protocol
 
 from riskseal.audit.sources import ObjectVersion, TrailSource
 from riskseal.audit.verify_range import Span, VerifyRange, peek_header, resolve_span
-from riskseal.block import ZERO_HASH, Block, BlockHeader, ChainId, block_key, records_root
-from riskseal.contract.codec import EventCodec, typed_event
-from riskseal.contract.events import AccessRequest, Decision
+from riskseal.block import ZERO_HASH, Block, BlockHeader, ChainId, block_key
+from riskseal.contract.codec import EventCodec
+from riskseal.contract.partial import PartialDecoder
+from riskseal.contract.schemas_set import EventType
 from riskseal.errors import ConfigError, ContractError, IntegrityError
 from riskseal.keys import SignatureError, VerifierKey
 from riskseal.manifest import KeyManifest, manifest_key
 from riskseal.merkle import CompactRange, ProofError
+from riskseal.merkle import root as merkle_root
 from riskseal.note import Checkpoint, NoteError, SignedNote
 from riskseal.sealer.checkpoint import chain_origin
 
@@ -165,6 +167,7 @@ class Verifier:
             range=options.block_range.describe() if options.block_range else None,
         )
         self.codec = EventCodec()
+        self._partial = PartialDecoder(self.codec)
 
     def find(self, kind: str, detail: str, **where: object) -> None:
         """Record a finding."""
@@ -370,7 +373,7 @@ class Verifier:
                     if tree.size in wanted:
                         result.roots[tree.size] = tree.root()
                 if events is not None and chain.topic in self.options.audit_topics:
-                    events.extend((chain.topic, r.value) for r in block.records() if r.value)
+                    events.extend((chain.topic, v) for v in block.values() if v)
             if self.progress is not None and seq in blocks:
                 self.progress.advance(1)
             found = tuple(self.report.findings[start:])
@@ -501,23 +504,24 @@ class Verifier:
             except SignatureError as exc:
                 kind = "unknown_key" if "not in key manifest" in str(exc) else "bad_signature"
                 self.find(kind, str(exc), **where)
-        if records_root(block.record_bytes) != header.records_root:
+        if merkle_root(block.leaf_hashes()) != header.records_root:
             self.find(
                 "records_root_mismatch", "records do not match the signed Merkle root", **where
             )
-        records = block.records()
-        offsets = [record.offset for record in records]
-        expected = list(range(header.first_offset, header.last_offset + 1))
+        offsets = block.offsets()
+        expected = range(header.first_offset, header.last_offset + 1)
         if offsets != expected or header.record_count != len(offsets):
             self.find(
                 "record_out_of_range",
-                f"records cover offsets {offsets[:1]}..{offsets[-1:]} ({len(offsets)} records), "
+                f"records cover offsets {list(offsets[:1])}..{list(offsets[-1:])} "
+                f"({len(offsets)} records), "
                 f"header says {header.first_offset}..{header.last_offset} ({header.record_count})",
                 **where,
             )
-        strays = [r for r in records if (r.topic, r.partition) != (chain.topic, chain.partition)]
+        home = (chain.topic, chain.partition)
+        strays = sum(n for where_from, n in block.record_partitions().items() if where_from != home)
         if strays:
-            self.find("record_out_of_range", f"{len(strays)} records of another partition", **where)
+            self.find("record_out_of_range", f"{strays} records of another partition", **where)
 
     def _check_link(
         self,
@@ -667,14 +671,14 @@ class Verifier:
         decided: dict[str, int] = defaultdict(int)
         for topic, value in events:
             try:
-                event = typed_event(self.codec.decode(value))
+                keys = self._partial.keys(value)
             except ContractError:
                 continue  # sealed as flagged records; not an event
-            seqs[(event.source.source_id, event.source.epoch)].append(event.source.seq)
-            if topic == requests_topic and isinstance(event, AccessRequest):
-                requests.add(event.event_id)
-            elif topic == decisions_topic and isinstance(event, Decision):
-                decided[event.request_id] += 1
+            seqs[(keys.source_id, keys.epoch)].append(keys.seq)
+            if topic == requests_topic and keys.event_type is EventType.ACCESS_REQUEST:
+                requests.add(keys.event_id)
+            elif topic == decisions_topic and keys.event_type is EventType.DECISION:
+                decided[keys.request_id or ""] += 1
         for (source_id, epoch), numbers in sorted(seqs.items()):
             numbers.sort()
             seen = set(numbers)

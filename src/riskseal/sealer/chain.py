@@ -24,6 +24,7 @@ from riskseal.block import (
 from riskseal.errors import ChainHeadError, IntegrityError
 from riskseal.keys import PublicKeys, Signer
 from riskseal.merkle import CompactRange
+from riskseal.merkle import root as merkle_root
 from riskseal.sealer.batch import PendingRecord
 from riskseal.sealer.store import BlockStore
 
@@ -113,14 +114,15 @@ def check_block(
     if header.chain_id != expected_chain or header.seq != expected_seq:
         raise IntegrityError(f"header is {header.chain_id} seq {header.seq}")
     keys.verify(header.key_id, header.signing_payload(), block.signature)
-    if records_root(block.record_bytes) != header.records_root:
+    if merkle_root(block.leaf_hashes()) != header.records_root:
         raise IntegrityError("records do not match the signed Merkle root")
-    offsets = [record.offset for record in block.records()]
+    offsets = block.offsets()
+    chain = ChainId.parse(expected_chain)
     if (
         len(offsets) != header.record_count
         or not offsets
-        or offsets[0] != header.first_offset
-        or offsets[-1] != header.last_offset
+        or offsets != range(header.first_offset, header.last_offset + 1)
+        or block.record_partitions().keys() != {(chain.topic, chain.partition)}
     ):
         raise IntegrityError("records do not cover the header's offset range")
 
