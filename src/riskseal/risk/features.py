@@ -8,7 +8,7 @@ the event into the state afterwards with :func:`observe`.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 from riskseal.contract.events import AccessAction, AccessRequest, Outcome, Sensitivity
 from riskseal.risk.state import (
@@ -76,10 +76,11 @@ class Features:
 
     def as_mapping(self) -> dict[str, float]:
         """Feature name → value."""
-        return {name: float(value) for name, value in asdict(self).items()}
+        return {name: float(getattr(self, name)) for name in _FIELD_ORDER}
 
 
-FEATURE_NAMES: frozenset[str] = frozenset(item.name for item in fields(Features))
+_FIELD_ORDER: tuple[str, ...] = tuple(item.name for item in fields(Features))
+FEATURE_NAMES: frozenset[str] = frozenset(_FIELD_ORDER)
 
 
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -157,8 +158,10 @@ def extract(state: UserState, event: Event) -> Features:
     profile_total = sum(state.hour_of_week)
     hour = hour_of_week(now)
     hour_of_day = hour % 24
-    around = {(hour_of_day + delta) % 24 for delta in (-1, 0, 1)}
-    share = sum(count for index, count in enumerate(state.hour_of_week) if index % 24 in around)
+    profile = state.hour_of_week
+    share = sum(
+        profile[day * 24 + (hour_of_day + delta) % 24] for day in range(7) for delta in (-1, 0, 1)
+    )
     share_pct = 100.0 * share / profile_total if profile_total else 100.0
     judged = profile_total >= PROFILE_MIN_EVENTS
 
