@@ -665,22 +665,37 @@ class Verifier:
 
     # --- events --------------------------------------------------------------------------------
     def _events(self, events: Iterable[tuple[str, bytes]]) -> None:
+        """Source sequence gaps and request/decision pairing, over every sealed event.
+
+        At-least-once delivery can seal one event twice (same event id under the same source
+        stamp, e.g. a decision re-sent after a worker restart): that is reported as a note,
+        not a finding. Two *different* events under one stamp, or two different decisions for
+        one request, are findings.
+        """
         requests_topic, _, decisions_topic = self.options.audit_topics
-        seqs: dict[tuple[str, int], list[int]] = defaultdict(list)
+        stamps: dict[tuple[str, int], dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
         requests: set[str] = set()
-        decided: dict[str, int] = defaultdict(int)
+        decided: dict[str, set[str]] = defaultdict(set)
+        redelivered = 0
         for topic, value in events:
             try:
                 keys = self._partial.keys(value)
             except ContractError:
                 continue  # sealed as flagged records; not an event
-            seqs[(keys.source_id, keys.epoch)].append(keys.seq)
+            ids = stamps[(keys.source_id, keys.epoch)][keys.seq]
+            redelivered += keys.event_id in ids
+            ids.add(keys.event_id)
             if topic == requests_topic and keys.event_type is EventType.ACCESS_REQUEST:
                 requests.add(keys.event_id)
             elif topic == decisions_topic and keys.event_type is EventType.DECISION:
-                decided[keys.request_id or ""] += 1
-        for (source_id, epoch), numbers in sorted(seqs.items()):
-            numbers.sort()
+                decided[keys.request_id or ""].add(keys.event_id)
+        if redelivered:
+            self.report.notes.append(
+                f"{redelivered} events were sealed more than once, identical (at-least-once "
+                "redelivery, e.g. after a worker restart); each counts once"
+            )
+        for (source_id, epoch), by_seq in sorted(stamps.items()):
+            numbers = sorted(by_seq)
             seen = set(numbers)
             missing = [n for n in range(numbers[0], numbers[-1] + 1) if n not in seen]
             if numbers[0] != 0:
@@ -691,17 +706,22 @@ class Verifier:
                     f"source {source_id} epoch {epoch}: {len(missing)} events never reached "
                     f"Kafka (first missing seq {missing[0]})",
                 )
-            if len(numbers) != len(seen):
+            reused = [seq for seq in numbers if len(by_seq[seq]) > 1]
+            if reused:
                 self.find(
-                    "source_seq_duplicate", f"source {source_id} epoch {epoch}: a seq repeats"
+                    "source_seq_duplicate",
+                    f"source {source_id} epoch {epoch}: seq {reused[0]} stamps "
+                    f"{len(by_seq[reused[0]])} different events",
                 )
         for request_id in sorted(requests - decided.keys()):
             self.find("request_without_decision", f"request {request_id} has no sealed decision")
         for request_id in sorted(decided.keys() - requests):
             self.find("decision_without_request", f"decision for unknown request {request_id}")
-        for request_id, count in sorted(decided.items()):
-            if count > 1:
-                self.find("duplicate_decision", f"request {request_id} has {count} decisions")
+        for request_id, decisions in sorted(decided.items()):
+            if len(decisions) > 1:
+                self.find(
+                    "duplicate_decision", f"request {request_id} has {len(decisions)} decisions"
+                )
 
 
 def _data_version(versions: list[ObjectVersion]) -> ObjectVersion | None:

@@ -23,6 +23,7 @@ from riskseal.contract.events import (
     Alert,
     Decision,
     Outcome,
+    Reason,
     RiskLevel,
     SourceStamp,
     Verdict,
@@ -117,6 +118,9 @@ class RiskEngine:
         self.rules = rules
         self.policies = policies
         self.stamper = stamper
+        # Alerts are not sealed, decisions are: their own sequence keeps the decisions'
+        # sequence gap-free, so a sealed gap always means a decision that never reached Kafka.
+        self.alert_stamper = SourceStamper(f"{stamper.source_id}/alerts", stamper.epoch)
         self._rules_dir = rules_dir
         self._codec = EventCodec()
 
@@ -247,10 +251,17 @@ class RiskEngine:
             rules_version=self.rules.version,
             trigger_event_id=action.event_id,
             time_ms=action.time,
-            source=self.stamper.next(),
+            source=self.alert_stamper.next(),
             risk=risk,
             risk_level=level(self.rules.levels, risk),
-            reasons=(),
+            reasons=(
+                Reason(
+                    code=SPRAY_ANALYTIC,
+                    value=f"users_10m={users}",
+                    points=risk,
+                    threshold=f"users_10m >= {policy.spray_users_10m}",
+                ),
+            ),
         )
         return IpStep(state, (alert,))
 
@@ -309,7 +320,7 @@ class RiskEngine:
                 rules_version=self.rules.version,
                 trigger_event_id=event.event_id,
                 time_ms=event.time,
-                source=self.stamper.next(),
+                source=self.alert_stamper.next(),
                 risk=risk,
                 risk_level=level(self.rules.levels, risk),
                 reasons=scored.reasons,

@@ -242,16 +242,34 @@ def test_unreadable_source_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_request_decided_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
     from riskseal.block import ChainId, block_key
     from tests.unit.audit.trail import CODEC, decision, seal_events
 
     trail = build_trail(tmp_path / "bucket")
-    # A second decisions partition holds another decision on request 3.
-    seal_events(
-        trail.store, trail.signer, DECISIONS, [CODEC.encode_event(decision(3))], [1], partition=1
-    )
+    # A second decisions partition holds a different decision on request 3, under the same
+    # source stamp as the first one.
+    other = dataclasses.replace(decision(3), event_id="00000000-0000-4000-9000-999999999999")
+    seal_events(trail.store, trail.signer, DECISIONS, [CODEC.encode_event(other)], [1], partition=1)
     trail.write()
     assert trail.store.exists(block_key(PREFIX, ChainId("cluster-1", DECISIONS, 1), 0))
     code, report = _verify(trail, capsys)
     assert code == 1
     assert {f["kind"] for f in report["findings"]} == {"duplicate_decision", "source_seq_duplicate"}
+
+
+def test_a_decision_redelivered_identically_is_a_note_not_a_finding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.audit.trail import CODEC, decision, seal_events
+
+    trail = build_trail(tmp_path / "bucket")
+    # At-least-once: the same decision (same event id and stamp) sealed a second time.
+    seal_events(
+        trail.store, trail.signer, DECISIONS, [CODEC.encode_event(decision(3))], [1], partition=1
+    )
+    trail.write()
+    code, report = _verify(trail, capsys)
+    assert code == 0, report["findings"]
+    assert any("sealed more than once, identical" in note for note in report["notes"])

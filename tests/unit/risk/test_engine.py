@@ -358,12 +358,16 @@ def test_two_engines_decide_the_same_stream_identically(policies: PolicyEngine) 
     ]
 
 
-def test_source_stamps_are_gap_free(policies: PolicyEngine) -> None:
+def test_decisions_and_alerts_each_have_a_gap_free_sequence(policies: PolicyEngine) -> None:
     engine = _engine(policies, "gapless", 5)
     decisions, alerts = _run(engine, _stream())
+    assert alerts, "the stream must raise alerts for this test to mean anything"
+    # Decisions are sealed, alerts are not: an alert must never leave a gap in the decisions.
+    assert [d.source.seq for d in decisions] == list(range(len(decisions)))
+    assert {d.source.source_id for d in decisions} == {"gapless"}
+    assert sorted(a.source.seq for a in alerts) == list(range(len(alerts)))
+    assert {a.source.source_id for a in alerts} == {"gapless/alerts"}
     emitted: list[Decision | Alert] = [*decisions, *alerts]
-    stamps = sorted(item.source.seq for item in emitted)
-    assert stamps == list(range(len(stamps)))
     assert {item.source.epoch for item in emitted} == {5}
 
 
