@@ -20,7 +20,8 @@
     ├── SdkError                    the producer SDK could not deliver
     │   ├── BrokerUnavailableError  no broker answered at start
     │   ├── BackpressureError       the in-memory buffer is full
-    │   └── ClientClosedError       the client was used after close()
+    │   ├── ClientClosedError       the client was used after close()
+    │   └── RegistryError           the Schema Registry refused our schema or did not answer
     ├── RiskError                   the risk processor cannot load or keep its inputs
     │   ├── RulesLoadError          a rules file is unreadable or names unknown features
     │   ├── PolicyLoadError         Cedar policies, schema or entities fail to parse or validate
@@ -140,6 +141,11 @@ class BackpressureError(SdkError):
 
 class ClientClosedError(SdkError):
     """The client was used after close()."""
+
+
+class RegistryError(SdkError):
+    """The Confluent Schema Registry refused to register or look up an event schema, or did
+    not answer; nothing was sent."""
 
 
 class RiskError(RiskSealError):

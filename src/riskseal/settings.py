@@ -150,8 +150,21 @@ class Settings(BaseSettings):
     )
     schema_registry_url: str | None = Field(
         default=None,
-        description="Confluent-compatible Schema Registry; when set, its wire format is used "
-        "instead of Avro single-object encoding.",
+        description="Confluent-compatible Schema Registry (`http[s]://host:port[,…]`); when "
+        "set, the SDK publishes in its wire format (`00`, schema id, Avro body) instead of Avro "
+        "single-object encoding. Needs `pip install 'riskseal[registry]'`. Readers decode both "
+        "formats with or without it.",
+    )
+    schema_registry_username: str | None = Field(
+        default=None, description="Schema Registry basic-auth user name (API key)."
+    )
+    schema_registry_password: SecretStr | None = Field(
+        default=None, description="Schema Registry basic-auth password (API secret)."
+    )
+    schema_registry_auto_register: bool = Field(
+        default=True,
+        description="Register the event schemas under `<topic>-value` when missing; when "
+        "false, they must already be registered (the SDK refuses to start otherwise).",
     )
 
     # --- S3 --------------------------------------------------------------------------------
@@ -302,6 +315,19 @@ class Settings(BaseSettings):
                 f"kafka_security_protocol={self.kafka_security_protocol} needs "
                 "RISKSEAL_KAFKA_SASL_MECHANISM, RISKSEAL_KAFKA_SASL_USERNAME and "
                 "RISKSEAL_KAFKA_SASL_PASSWORD"
+            )
+        if (self.schema_registry_username is None) != (self.schema_registry_password is None):
+            raise ValueError(
+                "set both RISKSEAL_SCHEMA_REGISTRY_USERNAME and "
+                "RISKSEAL_SCHEMA_REGISTRY_PASSWORD, or neither"
+            )
+        if self.schema_registry_url is not None and not all(
+            url.strip().startswith(("http://", "https://"))
+            for url in self.schema_registry_url.split(",")
+        ):
+            raise ValueError(
+                "RISKSEAL_SCHEMA_REGISTRY_URL must be one or more comma-separated http:// or "
+                "https:// URLs"  # not echoed: a URL may carry credentials
             )
         for key_id, secret, role in (
             (self.s3_access_key_id, self.s3_secret_access_key, "S3"),

@@ -21,9 +21,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from riskseal.audit.verify import CheckedBlock, Finding, Verifier
+from riskseal.audit.verify import CheckedBlock, Finding, Verifier, topic_event_types
 from riskseal.block import SealedRecord
 from riskseal.contract.codec import EventCodec
+from riskseal.contract.schemas_set import EventType
 from riskseal.errors import ContractError, ExportStoppedError
 
 OUT_OF_SCOPE = frozenset({"unreferenced_object"})
@@ -88,6 +89,7 @@ def export_rows(
     findings, and findings that are not on a block stay in ``verifier.report``.
     """
     codec = codec or EventCodec()
+    expected = topic_event_types(verifier.options.audit_topics)
     findings = verifier.report.findings
     seen = 0
     for item in verifier.walk():
@@ -99,25 +101,39 @@ def export_rows(
                 + (f" (and {len(new) - 1} more finding(s))" if len(new) > 1 else "")
             )
         if isinstance(item, CheckedBlock) and item.block is not None:
-            yield from block_rows(item, codec, wanted)
+            yield from block_rows(item, codec, wanted, expected)
 
 
 def block_rows(
-    checked: CheckedBlock, codec: EventCodec, wanted: ExportFilter
+    checked: CheckedBlock,
+    codec: EventCodec,
+    wanted: ExportFilter,
+    expected: Mapping[str, EventType] | None = None,
 ) -> Iterator[ExportRow]:
-    """The rows of one checked block that pass ``wanted``."""
+    """The rows of one checked block that pass ``wanted``.
+
+    ``expected``: the event type of each topic, which settles a registry-framed body that
+    fits two schemas.
+    """
     if checked.block is None:
         return
     finding = "; ".join(describe(f) for f in checked.findings) or None
     for record in checked.block.records():
-        row = record_row(record, str(checked.chain), checked.seq, codec)
+        kind = None if expected is None else expected.get(record.topic)
+        row = record_row(record, str(checked.chain), checked.seq, codec, kind)
         if wanted.keeps(*_who_and_when(row)):
             if not checked.verified:
                 row = dataclasses.replace(row, verified=False, finding=finding)
             yield row
 
 
-def record_row(record: SealedRecord, chain: str, seq: int, codec: EventCodec) -> ExportRow:
+def record_row(
+    record: SealedRecord,
+    chain: str,
+    seq: int,
+    codec: EventCodec,
+    expected: EventType | None = None,
+) -> ExportRow:
     """One sealed record as a row: decoded, or with its decode error and raw value."""
     row = ExportRow(
         chain=chain,
@@ -134,7 +150,7 @@ def record_row(record: SealedRecord, chain: str, seq: int, codec: EventCodec) ->
     if record.value is None:
         return dataclasses.replace(row, decode_error="record has no value")
     try:
-        decoded = codec.decode(record.value)
+        decoded = codec.decode(record.value, expected)
     except ContractError as exc:
         return dataclasses.replace(row, decode_error=str(exc), raw_value=record.value)
     return dataclasses.replace(row, event_type=decoded.event_type.value, event=decoded.record)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from riskseal.audit.proof import ProofBundle
 from riskseal.audit.sources import TrailSource
+from riskseal.audit.verify import topic_event_types
 from riskseal.block import Block, ChainId, block_key
 from riskseal.contract.codec import EventCodec
 from riskseal.errors import ContractError, RiskSealError
@@ -43,6 +44,7 @@ def _chains(source: TrailSource, prefix: str, topics: tuple[str, ...]) -> list[C
 def find_event(source: TrailSource, prefix: str, topics: tuple[str, ...], event_id: str) -> Located:
     """The chain and offset of the sealed event ``event_id`` (a linear scan)."""
     codec = EventCodec()
+    expected = topic_event_types(topics)
     needle = event_id.encode()
     for chain in _chains(source, prefix, topics):
         for block in _blocks(source, prefix, chain):
@@ -50,7 +52,7 @@ def find_event(source: TrailSource, prefix: str, topics: tuple[str, ...], event_
                 if record.value is None or needle not in record.value:
                     continue
                 try:
-                    decoded = codec.decode(record.value)
+                    decoded = codec.decode(record.value, expected.get(record.topic))
                 except ContractError:
                     continue
                 if decoded.record.get("event_id") == event_id:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -673,13 +673,14 @@ class Verifier:
         one request, are findings.
         """
         requests_topic, _, decisions_topic = self.options.audit_topics
+        expected = topic_event_types(self.options.audit_topics)
         stamps: dict[tuple[str, int], dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
         requests: set[str] = set()
         decided: dict[str, set[str]] = defaultdict(set)
         redelivered = 0
         for topic, value in events:
             try:
-                keys = self._partial.keys(value)
+                keys = self._partial.keys(value, expected.get(topic))
             except ContractError:
                 continue  # sealed as flagged records; not an event
             ids = stamps[(keys.source_id, keys.epoch)][keys.seq]
@@ -722,6 +723,16 @@ class Verifier:
                 self.find(
                     "duplicate_decision", f"request {request_id} has {len(decisions)} decisions"
                 )
+
+
+def topic_event_types(audit_topics: Sequence[str]) -> dict[str, EventType]:
+    """The event type each audit topic carries: requests, actions, decisions (in that order).
+
+    Decoding with the topic's type settles the one case where a registry-framed body fits two
+    schemas (see ``EventCodec.decode``).
+    """
+    kinds = (EventType.ACCESS_REQUEST, EventType.ACCESS_ACTION, EventType.DECISION)
+    return dict(zip(audit_topics, kinds, strict=False))
 
 
 def _data_version(versions: list[ObjectVersion]) -> ObjectVersion | None:

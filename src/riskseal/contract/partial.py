@@ -11,6 +11,9 @@ Every event schema begins with ``event_id`` (string), ``time`` (long) and ``sour
 start, not hard-coded: a schema whose needed fields come after a field of another type is
 simply read by the full decoder.
 
+Events in Confluent Schema Registry framing (``00`` and a schema id) go to the full decoder:
+their schema is found by decoding the body (see ``riskseal.contract.codec``).
+
 What it checks, and what it does not: the single-object header (magic, a known fingerprint)
 exactly as ``EventCodec.decode``, and the fields it reads (minimal varints, lengths inside
 the data, valid UTF-8). Anything it is not sure about goes to the full decoder, which decodes
@@ -25,7 +28,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from riskseal.contract.codec import HEADER_SIZE, MAGIC, EventCodec, typed_event
+from riskseal.contract.codec import (
+    CONFLUENT_MAGIC,
+    HEADER_SIZE,
+    MAGIC,
+    EventCodec,
+    typed_event,
+)
 from riskseal.contract.events import Decision
 from riskseal.contract.schemas_set import EventType
 
@@ -70,8 +79,11 @@ class PartialDecoder:
         }
         self._types = {schema.fingerprint: schema.event_type for schema in self.codec.schemas}
 
-    def keys(self, data: bytes) -> EventKeys:
-        """The keys of ``data``; ContractError (as ``EventCodec.decode``) if it is no event."""
+    def keys(self, data: bytes, expected: EventType | None = None) -> EventKeys:
+        """The keys of ``data``; ContractError (as ``EventCodec.decode``) if it is no event.
+
+        ``expected``: the event type of the record's topic, as in ``EventCodec.decode``.
+        """
         fingerprint = data[len(MAGIC) : HEADER_SIZE]
         match = self._patterns.get(fingerprint)
         found = match(data) if match is not None else None
@@ -84,6 +96,8 @@ class PartialDecoder:
             else:
                 epoch, seq = _known_long(found[3]), _known_long(found[4])
                 return EventKeys(self._types[fingerprint], event_id, source_id, epoch, seq, request)
+        if data[:1] == CONFLUENT_MAGIC:  # registry framing: its schema is found by decoding
+            return keys_of_decoded(self.codec, data, expected)
         schema = self.codec.schema_of(data)
         plan = self._plans.get(schema.fingerprint)
         if plan is not None:
@@ -94,12 +108,13 @@ class PartialDecoder:
         return keys_of_decoded(self.codec, data)
 
 
-def keys_of_decoded(codec: EventCodec, data: bytes) -> EventKeys:
+def keys_of_decoded(codec: EventCodec, data: bytes, expected: EventType | None = None) -> EventKeys:
     """The keys by the full decoder (the reference the partial reader is tested against)."""
-    event = typed_event(codec.decode(data))
+    decoded = codec.decode(data, expected)
+    event = typed_event(decoded)
     request_id = event.request_id if isinstance(event, Decision) else None
     return EventKeys(
-        codec.schema_of(data).event_type,
+        decoded.event_type,
         event.event_id,
         event.source.source_id,
         event.source.epoch,

@@ -27,6 +27,7 @@ from riskseal.contract.events import (
     Resource,
     new_event_id,
 )
+from riskseal.contract.registry import RegistryClient
 from riskseal.sdk.client import AuditClient
 from riskseal.sdk.delivery import DeliveryCallback, DeliveryFailure
 from riskseal.settings import Settings
@@ -35,8 +36,15 @@ from riskseal.settings import Settings
 class AsyncAuditClient:
     """AuditClient for asyncio applications; methods mirror the synchronous ones."""
 
-    def __init__(self, settings: Settings, *, on_delivery: DeliveryCallback | None = None) -> None:
-        self.sync = AuditClient(settings, on_delivery=on_delivery)
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_delivery: DeliveryCallback | None = None,
+        schema_registry: RegistryClient | None = None,
+    ) -> None:
+        """See :class:`AuditClient`."""
+        self.sync = AuditClient(settings, on_delivery=on_delivery, schema_registry=schema_registry)
 
     async def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         if self.sync.settings.sdk_on_buffer_full == "block":

@@ -18,8 +18,11 @@ Example::
 
 Every event is validated before anything reaches Kafka (InvalidEventError names the field),
 stamped with (source id, epoch, seq) without gaps, and produced with ``acks=all`` by an
-idempotent producer. Delivery failures are never silent: they reach the ``on_delivery``
-callback and are returned by :meth:`AuditClient.flush` and :meth:`AuditClient.close`.
+idempotent producer. Values are Avro single-object encoded, or, when a Schema Registry is
+configured (``schema_registry_url``, or a client passed as ``schema_registry``), written by
+confluent-kafka's AvroSerializer in the registry's framing (see ``docs/events.md``).
+Delivery failures are never silent: they reach the ``on_delivery`` callback and are
+returned by :meth:`AuditClient.flush` and :meth:`AuditClient.close`.
 """
 
 from __future__ import annotations
@@ -57,6 +60,13 @@ from riskseal.contract.events import (
     now_ms,
 )
 from riskseal.contract.fastpath import FastEncoder
+from riskseal.contract.registry import (
+    RegistryClient,
+    RegistrySchemaLookup,
+    RegistrySerializer,
+    registry_client,
+)
+from riskseal.contract.schemas_set import EventType
 from riskseal.errors import (
     BackpressureError,
     BrokerUnavailableError,
@@ -88,9 +98,31 @@ class AuditClient:
         *,
         on_delivery: DeliveryCallback | None = None,
         producer_config: Mapping[str, Any] | None = None,
+        schema_registry: RegistryClient | None = None,
     ) -> None:
+        """Connect to Kafka (BrokerUnavailableError if no broker answers).
+
+        ``schema_registry`` is a confluent-kafka SchemaRegistryClient to publish in registry
+        framing with; by default one is made from ``settings.schema_registry_url`` when set
+        (ConfigError if the ``registry`` extra is missing, RegistryError if the registry
+        refuses the schemas or does not answer).
+        """
         self.settings = settings
-        self.codec = EventCodec(max_event_bytes=settings.max_event_bytes)
+        registry = schema_registry if schema_registry is not None else registry_client(settings)
+        self._registry: RegistrySerializer | None = None
+        if registry is not None:
+            self._registry = RegistrySerializer(
+                registry,
+                {
+                    EventType.ACCESS_REQUEST: settings.topic_requests,
+                    EventType.ACCESS_ACTION: settings.topic_actions,
+                },
+                auto_register=settings.schema_registry_auto_register,
+            )
+        self.codec = EventCodec(
+            max_event_bytes=settings.max_event_bytes,
+            registry=None if registry is None else RegistrySchemaLookup(registry),
+        )
         self.source_id = settings.source_id or default_source_id()
         self.epoch = time.time_ns() // 1_000_000
         self._encoder = FastEncoder(self.source_id, self.epoch, settings.max_event_bytes)
@@ -357,20 +389,21 @@ class AuditClient:
         # event never consumes a sequence number and the lock is held only to produce.
         if isinstance(draft, AccessRequest):
             parts = self._encoder.encode_request(draft, trusted_id)
-            topic = self.settings.topic_requests
+            topic, kind = self.settings.topic_requests, EventType.ACCESS_REQUEST
         else:
             parts = self._encoder.encode_action(draft, trusted_id)
-            topic = self.settings.topic_actions
+            topic, kind = self.settings.topic_actions, EventType.ACCESS_ACTION
+        # With a registry the fast encoder has validated the event; AvroSerializer writes it.
+        record = None if self._registry is None else draft.to_record()
         key = draft.actor.uid.encode()
         header_list = _header_list(draft, headers) if headers else None
         deadline = None
         while True:
             with self._send_lock:
                 seq = self._seq
+                value = parts.with_seq(seq) if record is None else self._framed(kind, record, seq)
                 try:
-                    self._producer.produce(
-                        topic, value=parts.with_seq(seq), key=key, headers=header_list
-                    )
+                    self._producer.produce(topic, value=value, key=key, headers=header_list)
                 except BufferError:
                     pass
                 else:
@@ -384,6 +417,13 @@ class AuditClient:
         # setting its stamp in place saves a copy on the hot path.
         object.__setattr__(draft, "source", stamp)
         return draft
+
+    def _framed(self, kind: EventType, record: dict[str, Any], seq: int) -> bytes:
+        """``record`` stamped with this client's source and ``seq``, in registry framing."""
+        if self._registry is None:  # pragma: no cover - only called with a registry
+            raise TypeError("no Schema Registry configured")
+        source = {"source_id": self.source_id, "epoch": self.epoch, "seq": seq}
+        return self._registry.encode(kind, {**record, "source": source})
 
     def _wait_for_space(self, deadline: float | None) -> float:
         limit = self.settings.sdk_buffer_max_messages

@@ -32,12 +32,14 @@ DeliveryCallback = Callable[[str, DeliveryFailure | None], None]
 def event_id_of(value: bytes | None) -> str:
     """The event id of an encoded request or action without decoding it.
 
-    It is the first field of both schemas, right after the 10-byte single-object header:
-    one length byte (a UUID string is 36 characters) and the 36 characters.
+    It is the first field of both schemas, right after the 10-byte single-object header (or
+    the 5-byte Schema Registry header, which starts with 00): one length byte (a UUID string
+    is 36 characters) and the 36 characters.
     """
-    if value is None or len(value) < 47:
+    start = 6 if value is not None and value[:1] == b"\x00" else 11
+    if value is None or len(value) < start + 36:
         return "?"
-    return value[11:47].decode("ascii", errors="replace")
+    return value[start : start + 36].decode("ascii", errors="replace")
 
 
 class DeliveryTracker:

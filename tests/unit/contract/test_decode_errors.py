@@ -153,14 +153,23 @@ mutated_events = strategies.events.map(CODEC.encode_event).flatmap(_mutations)
 @example(data=HEADER + b"\xff" * 10 + b"\x01")  # varint longer than 64 bits
 @example(data=HEADER + b"\x01")  # negative string length
 @example(data=GOOD[:-1] + b"\x7f")  # last map block count -64
+@example(data=bytes(5 + 23))  # Confluent framing: an all-zero AccessRequest body decodes
 def test_arbitrary_bytes_raise_only_contract_errors(data: bytes) -> None:
+    confluent = data[:1] == b"\x00"  # Schema Registry framing: 00, 4-byte id, body
     try:
         decoded = CODEC.decode(data)
     except MalformedEventError as error:
         assert error.raw == data
     except UnknownSchemaError as error:
-        assert data[2:10].hex() in str(error)
+        assert error.raw == data
+        if confluent:
+            assert f"schema id {int.from_bytes(data[1:5], 'big')}" in str(error)
+        else:
+            assert data[2:10].hex() in str(error)
     else:
         # Whatever decodes is an event of a known type and builds its typed view.
-        assert decoded.fingerprint == data[2:10]
+        if confluent:
+            assert decoded.fingerprint == CODEC.schemas[decoded.event_type].fingerprint
+        else:
+            assert decoded.fingerprint == data[2:10]
         typed_event(decoded)
