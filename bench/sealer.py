@@ -2,14 +2,21 @@
 
 Run with ``make bench-sealer`` (or ``.venv/bin/python -m bench.sealer``). Both runs read the
 same records from the same local memory broker with the same consumer settings and batch
-size; the baseline writes each batch's raw values to S3 with a plain PUT (no hashing, no
-signing, no checksum, no lock headers), the sealer writes signed, Merkle-rooted, locked
-blocks.
+size, the same hand-over of full batches to writer threads; the baseline writes each
+batch's raw values to S3 with a plain PUT (no hashing, no signing, no checksum, no lock
+headers), the sealer writes signed, Merkle-rooted, locked blocks.
+
+Both clocks start at the first record received and stop when the last record is written.
+The records are spread evenly over the partitions, a whole number of blocks each, so that
+neither side waits for a partial batch to age at the end. Each round runs both over the
+same records, in alternating order; the ratio is the sealer's rate over the baseline's of
+the same round.
 """
 
 from __future__ import annotations
 
 import argparse
+import queue
 import threading
 import time
 import uuid
@@ -22,14 +29,21 @@ from riskseal.contract.events import new_event_id
 from riskseal.keys import FileSigner
 from riskseal.s3client import s3_client_for
 from riskseal.sealer.keyring import ensure_signer_listed
-from riskseal.sealer.service import Sealer
+from riskseal.sealer.service import (
+    CONSUME_BATCH,
+    IN_FLIGHT_BLOCKS,
+    WRITER_THREADS,
+    WRITER_WAIT_S,
+    Sealer,
+)
 from riskseal.sealer.store import S3BlockStore
 from riskseal.settings import Settings
 from riskseal.stack.provision import ensure_topics
 
 
 def fill_topics(settings: Settings, count: int) -> int:
-    """Produce ``count`` encoded access requests; return the bytes written."""
+    """Produce ``count`` encoded access requests, round robin over the partitions; return the
+    bytes written."""
     codec = EventCodec()
     producer = Producer({**settings.kafka_config(), "linger.ms": 20})
     total = 0
@@ -42,7 +56,12 @@ def fill_topics(settings: Settings, count: int) -> int:
         total += len(value)
         while True:
             try:
-                producer.produce(settings.topic_requests, value, key=request.actor.uid.encode())
+                producer.produce(
+                    settings.topic_requests,
+                    value,
+                    key=request.actor.uid.encode(),
+                    partition=i % settings.partitions_access,
+                )
                 break
             except BufferError:
                 producer.poll(0.01)
@@ -51,18 +70,43 @@ def fill_topics(settings: Settings, count: int) -> int:
 
 
 def baseline_copy(settings: Settings, count: int) -> tuple[float, list[float]]:
-    """The same consumer copying batches to S3 with plain PUTs; (records/s, PUT ms)."""
+    """The same consumer copying batches to S3 with plain PUTs; (records/s, PUT ms).
+
+    Built like the sealer: the consuming thread batches per partition and hands each full
+    batch to its partition's writer thread (``WRITER_THREADS`` of them), waiting for them
+    while ``IN_FLIGHT_BLOCKS`` batches wait.
+    """
     client = s3_client_for(settings, "writer")
     consumer = Consumer(
         {**settings.kafka_consumer_config(f"copy-{uuid.uuid4()}"), "auto.offset.reset": "earliest"}
     )
     consumer.subscribe([settings.topic_requests])
-    batches: dict[int, list[bytes]] = {}
-    seen = 0
+    lanes: list[queue.SimpleQueue[list[bytes] | None]] = [
+        queue.SimpleQueue() for _ in range(WRITER_THREADS)
+    ]
+    done: queue.SimpleQueue[float] = queue.SimpleQueue()
     latencies: list[float] = []
+
+    def write(jobs: queue.SimpleQueue[list[bytes] | None]) -> None:
+        while (batch := jobs.get()) is not None:
+            put_started = time.perf_counter()
+            client.put_object(
+                Bucket=settings.s3_bucket,
+                Key=f"{settings.s3_prefix}/copy/{uuid.uuid4()}",
+                Body=b"".join(batch),
+            )
+            done.put((time.perf_counter() - put_started) * 1000)
+
+    writers = [threading.Thread(target=write, args=(lane,)) for lane in lanes]
+    for writer in writers:
+        writer.start()
+    batches: dict[int, list[bytes]] = {}
+    seen = in_flight = 0
+    paused = False
     started = None
     while seen < count:
-        for message in consumer.consume(5_000, 0.2):
+        first = consumer.poll(0.2)  # the sealer's loop: poll, then drain what is fetched
+        for message in [] if first is None else [first, *consumer.consume(CONSUME_BATCH, 0)]:
             value = message.value()
             if message.error() is not None or value is None:
                 continue
@@ -71,24 +115,33 @@ def baseline_copy(settings: Settings, count: int) -> tuple[float, list[float]]:
             batch = batches.setdefault(message.partition() or 0, [])
             batch.append(value)
             if len(batch) >= settings.seal_max_records or seen == count:
-                put_started = time.perf_counter()
-                client.put_object(
-                    Bucket=settings.s3_bucket,
-                    Key=f"{settings.s3_prefix}/copy/{uuid.uuid4()}",
-                    Body=b"".join(batch),
-                )
-                latencies.append((time.perf_counter() - put_started) * 1000)
-                batch.clear()
+                partition = message.partition() or 0
+                lanes[partition % WRITER_THREADS].put(batches.pop(partition))
+                in_flight += 1
+                deadline = time.monotonic() + WRITER_WAIT_S
+                while in_flight >= IN_FLIGHT_BLOCKS and not paused:
+                    try:
+                        latencies.append(done.get(timeout=max(0.0, deadline - time.monotonic())))
+                        in_flight -= 1
+                    except queue.Empty:
+                        paused = True
+                        consumer.pause(consumer.assignment())
+        while not done.empty():
+            latencies.append(done.get())
+            in_flight -= 1
+        if paused and in_flight <= IN_FLIGHT_BLOCKS // 2:
+            paused = False
+            consumer.resume(consumer.assignment())
     for partition, batch in batches.items():
-        if batch:
-            client.put_object(
-                Bucket=settings.s3_bucket,
-                Key=f"{settings.s3_prefix}/copy/{partition}",
-                Body=b"".join(batch),
-            )
+        lanes[partition % WRITER_THREADS].put(batch)
+    for lane, writer in zip(lanes, writers, strict=True):
+        lane.put(None)
+        writer.join()
+    result = rate(count, started) if started is not None else 0.0
+    while not done.empty():
+        latencies.append(done.get())
     consumer.close()
-    assert started is not None
-    return rate(count, started), latencies
+    return result, latencies
 
 
 def seal_all(settings: Settings, count: int) -> tuple[float, list[float]]:
@@ -100,22 +153,24 @@ def seal_all(settings: Settings, count: int) -> tuple[float, list[float]]:
     stop = threading.Event()
     thread = threading.Thread(target=sealer.run, args=(stop,))
     thread.start()
-    while sealer.metrics.records == 0:
-        time.sleep(0.001)
-    first_block = time.perf_counter() - sealer.metrics.block_ms[0] / 1000
+    while sealer.metrics.consumed == 0:
+        time.sleep(0.0005)
+    started = time.perf_counter()
     while sealer.metrics.records < count:
-        time.sleep(0.005)
-    result = rate(count, first_block)
+        time.sleep(0.001)
+    result = rate(count, started)
     stop.set()
     thread.join()
     return result, list(sealer.metrics.block_ms)
 
 
 def main() -> None:
-    """Run both and print the table."""
+    """Run both, ``--rounds`` times in alternating order, and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=2, help="baseline and sealer pairs")
     args = parser.parse_args()
+    rows: list[Row] = []
     with local_stack() as endpoints:
         tag = uuid.uuid4().hex[:8]
         settings = endpoints.settings(
@@ -124,19 +179,31 @@ def main() -> None:
             topic_alerts=f"bench{tag}.alerts", s3_prefix=f"bench/{tag}",
             sealer_group_id=f"sealer-{tag}", seal_max_age_s=0.5,
         )  # fmt: skip
+        block = settings.partitions_access * settings.seal_max_records
+        count = -(-args.records // block) * block  # whole blocks in every partition
         ensure_topics(settings.kafka_bootstrap, settings.topic_partitions, 1)
-        size = fill_topics(settings, args.records)
-        copy_rate, copy_ms = baseline_copy(settings, args.records)
-        seal_rate, block_ms = seal_all(settings, args.records)
-    mb = size / args.records / 1e6
-    rows = [
-        Row("Kafka -> S3 plain copy (baseline)", copy_rate, percentile(copy_ms, 0.5),
-            percentile(copy_ms, 0.99), 1.0, f"{copy_rate * mb:.1f} MB/s, PUT latency"),
-        Row("sealer: hash, sign, lock, If-None-Match", seal_rate, percentile(block_ms, 0.5),
-            percentile(block_ms, 0.99), seal_rate / copy_rate,
-            f"{seal_rate * mb:.1f} MB/s, block latency"),
-    ]  # fmt: skip
-    print_table(f"riskseal sealer, {args.records:,} records of {size / args.records:.0f} B", rows)
+        size = fill_topics(settings, count)
+        mb = size / count / 1e6
+        for round_ in range(1, args.rounds + 1):
+            # every run reads the same records; the sealer writes fresh chains each round
+            fresh = settings.model_copy(
+                update={"s3_prefix": f"bench/{tag}/{round_}", "sealer_group_id": f"s{round_}-{tag}"}
+            )
+            if round_ % 2:
+                copy_rate, copy_ms = baseline_copy(fresh, count)
+                seal_rate, block_ms = seal_all(fresh, count)
+            else:  # the other order, so that neither side always runs on a warmer stack
+                seal_rate, block_ms = seal_all(fresh, count)
+                copy_rate, copy_ms = baseline_copy(fresh, count)
+            rows += [
+                Row(f"{round_}: Kafka -> S3 plain copy (baseline)", copy_rate,
+                    percentile(copy_ms, 0.5), percentile(copy_ms, 0.99), 1.0,
+                    f"{copy_rate * mb:.1f} MB/s, PUT latency"),
+                Row(f"{round_}: sealer: hash, sign, lock, If-None-Match", seal_rate,
+                    percentile(block_ms, 0.5), percentile(block_ms, 0.99), seal_rate / copy_rate,
+                    f"{seal_rate * mb:.1f} MB/s, block latency"),
+            ]  # fmt: skip
+    print_table(f"riskseal sealer, {count:,} records of {size / count:.0f} B", rows)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,11 @@ class ChainHead:
     prev_header_hash: bytes
     tree: CompactRange
 
+    @classmethod
+    def empty(cls, chain: ChainId) -> ChainHead:
+        """The head of a chain with no blocks yet."""
+        return cls(chain, 0, None, ZERO_HASH, CompactRange())
+
 
 def latest_index(exists: Callable[[int], bool]) -> int | None:
     """The highest ``i`` with ``exists(i)``, for dense indexes 0, 1, 2, … (None if none).
@@ -72,7 +77,7 @@ def recover_head(store: BlockStore, prefix: str, chain: ChainId, keys: PublicKey
     """Read and check the newest block of ``chain``; ChainHeadError if it fails a check."""
     seq = find_head_seq(store, prefix, chain)
     if seq is None:
-        return ChainHead(chain, 0, None, ZERO_HASH, CompactRange())
+        return ChainHead.empty(chain)
     key = block_key(prefix, chain, seq)
     block = _load(store, key)
     try:
@@ -155,23 +160,34 @@ class ChainWriter:
 
     def build(self, records: Sequence[PendingRecord]) -> Block:
         """The signed next block for ``records`` (offset order, contiguous with the head)."""
-        head = self.head
         if not records:
             raise ValueError("a block needs at least one record")
-        if head.next_offset is not None and records[0].offset != head.next_offset:
+        return self.build_from(
+            [record.data for record in records], records[0].offset, records[-1].offset
+        )
+
+    def build_from(
+        self, record_bytes: Sequence[bytes], first_offset: int, last_offset: int
+    ) -> Block:
+        """The signed next block for records given by their canonical bytes, in offset order,
+        from ``first_offset`` (where the head continues) to ``last_offset``."""
+        head = self.head
+        if not record_bytes:
+            raise ValueError("a block needs at least one record")
+        if head.next_offset is not None and first_offset != head.next_offset:
             raise ValueError(
                 f"chain {head.chain} continues at offset {head.next_offset}, "
-                f"records start at {records[0].offset}"
+                f"records start at {first_offset}"
             )
         key = block_key(self.prefix, head.chain, head.next_seq)
         header = BlockHeader(
             origin=self.origin,
             chain_id=str(head.chain),
             seq=head.next_seq,
-            first_offset=records[0].offset,
-            last_offset=records[-1].offset,
-            record_count=len(records),
-            records_root=records_root([record.data for record in records]),
+            first_offset=first_offset,
+            last_offset=last_offset,
+            record_count=len(record_bytes),
+            records_root=records_root(record_bytes),
             prev_header_hash=head.prev_header_hash,
             chain_size_before=head.tree.size,
             chain_root_before=head.tree.root(),
@@ -180,7 +196,7 @@ class ChainWriter:
             key_id=self.signer.key_id,
         )
         signature = self.signer.sign(header.signing_payload())
-        return Block(header, signature, tuple(r.data for r in records), tuple(head.tree.frontier()))
+        return Block(header, signature, tuple(record_bytes), tuple(head.tree.frontier()))
 
     def append(self, block: Block) -> None:
         """Write ``block`` (BlockExistsError if another sealer took its seq), then advance."""

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from riskseal.sealer.batch import PendingRecord
+from riskseal.sealer.batch import SealedBatch
 
 
 @dataclass
 class SealerMetrics:
     """What the sealer has done since it started; read by logs, tests and benchmarks."""
 
+    consumed: int = 0
+    """Messages taken from Kafka (re-deliveries after a seek included)."""
     records: int = 0
     blocks: int = 0
     bytes: int = 0
@@ -37,13 +38,12 @@ class SealerMetrics:
             f"{self.stopped_chains} stopped chains"
         )
 
-    def sealed(self, records: Sequence[PendingRecord], written_ms: int, took_ms: float) -> None:
-        """Account for a block of ``records`` that was written in ``took_ms``."""
+    def sealed(self, batch: SealedBatch, written_ms: int, took_ms: float) -> None:
+        """Account for a block of ``batch`` that was written in ``took_ms``."""
         self.block_ms.append(took_ms)
         self.blocks += 1
-        self.records += len(records)
-        self.bytes += sum(len(record.data) for record in records)
-        self.flagged += sum(record.flagged for record in records)
-        stamped = [record.timestamp for record in records if record.timestamp >= 0]
-        if stamped:
-            self.lag_ms.append(max(0, written_ms - min(stamped)))
+        self.records += len(batch.records)
+        self.bytes += batch.size_bytes
+        self.flagged += batch.flagged
+        if batch.oldest_ms is not None:
+            self.lag_ms.append(max(0, written_ms - batch.oldest_ms))

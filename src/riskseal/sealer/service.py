@@ -5,23 +5,26 @@ Order of operations per partition, which is what makes "nothing lost, nothing fo
 1. on assignment, recover the chain head from S3 (not from committed offsets) and start
    consuming at the head's last offset + 1; a head that fails verification stops that chain;
 2. batch records until max records / bytes / age;
-3. build and sign the block, PUT it with ``If-None-Match: *``;
-4. only then store the next offset for commit.
+3. hand the batch to the chain's writer thread (``riskseal.sealer.writer``), which builds and
+   signs the block and PUTs it with ``If-None-Match: *``, the chain's blocks one at a time,
+   in hand-over order;
+4. only when the writer reports the PUT done, store the next offset for commit.
 
-If the PUT finds the key taken, another sealer sealed that sequence number first: the local
-batch is dropped, the head re-read and consumption resumes after it. If S3 fails, the sealer
-pauses its partitions, retries with backoff and jitter, and resumes; nothing is acknowledged
-meanwhile, so a crash at any point only means re-reading records that are not yet sealed.
+If the PUT finds the key taken, another sealer sealed that sequence number first: the
+chain's pending blocks and batch are dropped, the head re-read and consumption resumes after
+it. If S3 fails, the writer retries with backoff and jitter; once ``IN_FLIGHT_BLOCKS`` blocks
+wait for it, the consumer waits, then pauses consumption (bounded memory) until they are
+written. Nothing is
+acknowledged meanwhile, so a crash at any point only means re-reading records that are not
+yet sealed.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -32,29 +35,36 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from riskseal.block import ChainId, checkpoint_key
+from riskseal.block import ChainId
 from riskseal.contract.codec import EventCodec
-from riskseal.errors import BlockExistsError, ChainHeadError, StorageUnavailableError
+from riskseal.errors import ChainHeadError, StorageUnavailableError
 from riskseal.keys import PublicKeys, Signer
 from riskseal.sealer.batch import Batch, RecordEncoder
 from riskseal.sealer.chain import ChainHead, ChainWriter, recover_head
-from riskseal.sealer.checkpoint import signed_checkpoint
 from riskseal.sealer.metrics import SealerMetrics
 from riskseal.sealer.store import BlockStore
+from riskseal.sealer.writer import BlockWriter, CheckpointJob, PartitionState, SealJob
 from riskseal.settings import Settings
+
+__all__ = [
+    "CONSUME_BATCH",
+    "IN_FLIGHT_BLOCKS",
+    "WRITER_THREADS",
+    "WRITER_WAIT_S",
+    "PartitionState",
+    "Sealer",
+]
 
 log = logging.getLogger(__name__)
 KAFKA_LOG = logging.getLogger("riskseal.sealer.kafka")
-
-
-@dataclass
-class PartitionState:
-    """What the sealer holds for one assigned partition."""
-
-    writer: ChainWriter | None
-    batch: Batch = field(default_factory=Batch)
-    stopped: str | None = None
-    """Why this chain is stopped (its head failed verification), or None."""
+CONSUME_BATCH = 10_000
+"""Messages taken from the consumer per call once ``poll`` has returned one."""
+IN_FLIGHT_BLOCKS = 4
+"""Blocks handed to the writer and not yet written before the consumer waits for it."""
+WRITER_THREADS = 2
+"""Writer threads; each chain is written by one of them (zlib and socket waits run alongside)."""
+WRITER_WAIT_S = 1.0
+"""How long the consumer waits for the writer before it pauses consumption instead."""
 
 
 class Sealer:
@@ -87,7 +97,9 @@ class Sealer:
             }
         )
         self.cluster_id = str(self.consumer.list_topics(timeout=30).cluster_id)
+        self.writer = BlockWriter(store, self.metrics, settings.s3_retry_max_s, WRITER_THREADS)
         self._last_checkpoint = time.monotonic()
+        self._paused = False
 
     # --- main loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -95,24 +107,42 @@ class Sealer:
         self.consumer.subscribe(
             list(self.settings.audit_topics), on_assign=self._on_assign, on_revoke=self._on_revoke
         )
+        self.writer.start()
+        graceful = False
         try:
             while not stop.is_set():
                 # poll() returns at the first message; consume(timeout=0) drains what is
                 # fetched (consume with a timeout would wait for a full batch).
                 first = self.consumer.poll(0.2)
                 if first is not None:
-                    self._accept(first)
-                    for message in self.consumer.consume(num_messages=5_000, timeout=0):
-                        self._accept(message)
+                    self._accept([first])
+                    self._accept(self.consumer.consume(num_messages=CONSUME_BATCH, timeout=0))
                 self._seal_due(force=False)
+                self._collect()
                 if time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_interval_s:
                     self.write_checkpoints()
                     log.info("%s", self.metrics.summary())
             self._seal_due(force=True)
             self.write_checkpoints()
+            self._drain()
             self._commit()
+            graceful = True
         finally:
+            self.writer.close(abandon=not graceful)  # graceful: after the last checkpoint
             self.consumer.close()
+
+    def _drain(self) -> None:
+        """Wait until the writer has written (or dropped) every block handed to it.
+
+        Consumption is paused meanwhile; polling keeps the group membership and serves
+        rebalances. What a poll still returns is left unsealed: it is re-read next time.
+        """
+        self._paused = True  # for good: nothing resumes consumption now
+        if self.consumer.assignment():
+            self.consumer.pause(self.consumer.assignment())
+        while self.writer.in_flight:
+            self._collect(timeout=0.05)
+            self.consumer.poll(0)
 
     def _commit(self) -> None:
         """Commit the stored offsets; having none to commit is fine (nothing was sealed)."""
@@ -125,90 +155,107 @@ class Sealer:
                     "final offset commit failed (the next sealer re-reads from S3): %s", exc
                 )
 
-    def _accept(self, message: Message) -> None:
-        error = message.error()
-        if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:
-                log.warning("consumer error: %s", error)
-            return
-        state = self.partitions.get((message.topic() or "", message.partition() or 0))
-        if state is None or state.writer is None or state.stopped:
-            return
-        head = state.writer.head
-        expected = (
-            head.next_offset if not state.batch.records else state.batch.records[-1].offset + 1
-        )
-        offset = message.offset() or 0
-        if expected is not None and offset < expected:
-            return  # already sealed (re-delivered after a seek)
-        state.batch.add(self.encoder.encode(message))
-        if state.batch.due(
-            self.settings.seal_max_records, self.settings.seal_max_bytes, float("inf")
-        ):
-            self._seal(state, state.writer)
+    def _accept(self, messages: list[Message]) -> None:
+        """Add each message to its partition's batch; seal every batch that fills up."""
+        partitions, index, end = self.partitions, 0, len(messages)
+        self.metrics.consumed += end
+        while index < end:
+            message = messages[index]
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", error)
+                index += 1
+                continue
+            state = partitions.get((message.topic() or "", message.partition() or 0))
+            if state is None or state.writer is None or state.stopped:
+                index += 1
+                continue
+            index = state.batch.fill(messages, index)  # this message and the rest of its run
+            if state.batch.full():
+                self._seal(state)
 
     def _seal_due(self, force: bool) -> None:
         for state in list(self.partitions.values()):
             if state.stopped or state.writer is None or not state.batch.records:
                 continue
-            if force or state.batch.due(
-                self.settings.seal_max_records,
-                self.settings.seal_max_bytes,
-                self.settings.seal_max_age_s,
-            ):
-                self._seal(state, state.writer)
+            if force or state.batch.due(self.settings.seal_max_age_s):
+                self._seal(state)
 
     # --- sealing ---------------------------------------------------------------------------
-    def _seal(self, state: PartitionState, writer: ChainWriter) -> None:
-        started = time.perf_counter()
-        block = writer.build(state.batch.records)
-        delay = 0.2
-        while True:
-            try:
-                writer.append(block)
+    def _seal(self, state: PartitionState) -> None:
+        """Hand the batch to the writer; wait for it when too much is waiting already.
+
+        A short wait is the normal back pressure of a writer slower than the consumer. If
+        the writer is still behind after ``WRITER_WAIT_S`` (S3 is slow or down), consumption
+        pauses instead, and the loop goes on polling so that rebalances are served.
+        """
+        self.writer.submit(SealJob(state, state.batch.take()))
+        deadline = time.monotonic() + WRITER_WAIT_S
+        while self.writer.in_flight >= IN_FLIGHT_BLOCKS and not self._paused:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._paused = True
+                self.consumer.pause(self.consumer.assignment())
                 break
-            except BlockExistsError:
-                self.metrics.conflicts += 1
-                self._lost_race(state, writer)
-                return
-            except StorageUnavailableError as exc:
-                self.metrics.s3_errors += 1
-                log.warning("S3 write failed, retrying in %.1f s: %s", delay, exc)
-                if not self._wait_for_storage(state, delay):
-                    return
-                delay = min(delay * 2, self.settings.s3_retry_max_s)
-        chain = writer.head.chain
-        self.consumer.store_offsets(
-            offsets=[TopicPartition(chain.topic, chain.partition, block.header.last_offset + 1)]
-        )
-        took_ms = (time.perf_counter() - started) * 1000
-        self.metrics.sealed(state.batch.records, time.time_ns() // 1_000_000, took_ms)
-        state.batch.clear()
+            self._collect(timeout=left)
 
-    def _wait_for_storage(self, state: PartitionState, delay: float) -> bool:
-        """Sleep ``delay`` (with jitter) with consumption paused; False if the partition left."""
-        assignment = self.consumer.assignment()
-        self.consumer.pause(assignment)
-        deadline = time.monotonic() + delay * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
-        while time.monotonic() < deadline:
-            self.consumer.poll(0.05)  # keeps group membership and serves rebalances
-        if self.consumer.assignment():
-            self.consumer.resume(self.consumer.assignment())
-        return any(s is state for s in self.partitions.values())
+    def _collect(self, timeout: float = 0.0) -> None:
+        """Act on what the writer reports: store offsets, or recover from a lost race."""
+        for outcome in self.writer.outcomes(timeout):
+            state = outcome.state
+            writer = state.writer
+            if writer is None or not self._owns(state):
+                continue  # revoked meanwhile: its next owner goes by the chain head in S3
+            chain = writer.head.chain
+            if outcome.written is not None:
+                self.consumer.store_offsets(
+                    offsets=[TopicPartition(chain.topic, chain.partition, outcome.written + 1)]
+                )
+            elif outcome.lost_race:
+                self._lost_race(state, chain)
+        if self._paused and self.writer.in_flight <= IN_FLIGHT_BLOCKS // 2:
+            self._paused = False
+            self.consumer.resume(
+                [
+                    TopicPartition(topic, partition)
+                    for (topic, partition), state in self.partitions.items()
+                    if not state.stopped
+                ]
+            )
 
-    def _lost_race(self, state: PartitionState, writer: ChainWriter) -> None:
+    def _owns(self, state: PartitionState) -> bool:
+        chain = (state.batch.topic, state.batch.partition)
+        return self.partitions.get(chain) is state
+
+    def _lost_race(self, state: PartitionState, chain: ChainId) -> None:
         """Another sealer wrote our next block: drop the batch, re-read the head, seek."""
-        chain = writer.head.chain
+        state.active = False
         state.batch.clear()
         head = self._recover(chain)
+        key = (chain.topic, chain.partition)
         if head is None:
             state.stopped = "head failed verification"
             return
-        writer.head = head
+        writer = ChainWriter(
+            head, self.store, self.signer, self.settings.s3_prefix, self.settings.log_origin
+        )
+        self.partitions[key] = PartitionState(writer, self._new_batch(chain, head, resync=True))
         log.info(
             "chain %s: another sealer wrote seq %d; resuming after it", chain, head.next_seq - 1
         )
         self.consumer.seek(TopicPartition(chain.topic, chain.partition, head.next_offset or 0))
+
+    def _new_batch(self, chain: ChainId, head: ChainHead, *, resync: bool = False) -> Batch:
+        return Batch(
+            self.encoder,
+            chain.topic,
+            chain.partition,
+            head.next_offset,
+            self.settings.seal_max_records,
+            self.settings.seal_max_bytes,
+            resync=resync,
+        )
 
     # --- assignment --------------------------------------------------------------------------
     def _recover(self, chain: ChainId) -> ChainHead | None:
@@ -236,7 +283,7 @@ class Sealer:
             head = self._recover(chain)
             if head is None:
                 self.partitions[(partition.topic, partition.partition)] = PartitionState(
-                    writer=None, stopped="head failed verification"
+                    None, self._new_batch(chain, ChainHead.empty(chain)), "head failed verification"
                 )
                 stopped.append(partition)
                 positioned.append(partition)
@@ -244,34 +291,32 @@ class Sealer:
             writer = ChainWriter(
                 head, self.store, self.signer, self.settings.s3_prefix, self.settings.log_origin
             )
-            self.partitions[(partition.topic, partition.partition)] = PartitionState(writer)
+            self.partitions[(partition.topic, partition.partition)] = PartitionState(
+                writer, self._new_batch(chain, head)
+            )
             start = head.next_offset if head.next_offset is not None else OFFSET_BEGINNING
             positioned.append(TopicPartition(partition.topic, partition.partition, start))
         consumer.assign(positioned)
-        if stopped:
+        if self._paused:
+            consumer.pause(positioned)  # resumed once the writer catches up
+        elif stopped:
             consumer.pause(stopped)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Unsealed records are simply dropped: the next owner re-reads them from the head.
         for partition in partitions:
-            self.partitions.pop((partition.topic, partition.partition), None)
+            state = self.partitions.pop((partition.topic, partition.partition), None)
+            if state is not None:
+                state.active = False  # the writer drops its blocks that are not written yet
         consumer.unassign()
 
     # --- checkpoints -------------------------------------------------------------------------
     def write_checkpoints(self) -> None:
-        """Write a signed checkpoint of every chain this sealer owns that has blocks."""
+        """Have the writer write a signed checkpoint of every chain this sealer owns that has
+        blocks, after the blocks handed to it before."""
         self._last_checkpoint = time.monotonic()
-        now_ms = time.time_ns() // 1_000_000
-        for state in self.partitions.values():
-            if state.writer is None or state.stopped or state.writer.head.next_seq == 0:
-                continue
-            head = state.writer.head
-            note = signed_checkpoint(
-                self.settings.log_origin, head.chain, head.tree.size, head.tree.root(), self.signer
+        self.writer.submit(
+            CheckpointJob(
+                tuple(self.partitions.values()), self.settings.log_origin, self.settings.s3_prefix
             )
-            try:
-                self.store.create(checkpoint_key(self.settings.s3_prefix, head.chain, now_ms), note)
-                self.metrics.checkpoints += 1
-            except (BlockExistsError, StorageUnavailableError) as exc:
-                self.metrics.s3_errors += 1
-                log.warning("checkpoint of %s not written: %s", head.chain, exc)
+        )

@@ -1,0 +1,186 @@
+"""Batching: the fast record encoder gives exactly the canonical bytes, and the flag semantics
+of docs/FORMAT.md §2; offsets are skipped, resynced and counted as the service expects."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, Message
+from fastavro import parse_schema, schemaless_writer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from riskseal.block import SEALED_RECORD_SCHEMA, SealedRecord
+from riskseal.contract import AccessRequest, Actor, EventCodec, Resource, SourceStamp
+from riskseal.contract.codec import HEADER_SIZE, MAGIC
+from riskseal.errors import ContractError
+from riskseal.sealer.batch import Batch, RecordEncoder
+
+TOPIC, PARTITION = "access.requests", 3
+CODEC = EventCodec()
+ENCODER = RecordEncoder(CODEC)
+_SCHEMA = parse_schema(SEALED_RECORD_SCHEMA)
+EVENT = CODEC.encode_event(
+    AccessRequest(
+        event_id="6f1c1e2a-0b7e-4d2a-9c3e-2f4b5a6c7d8e", time=1_800_000_000_000,
+        source=SourceStamp("s", 1, 1),
+        actor=Actor("u"), action="data.read", resource=Resource("doc", "d"),
+    )
+)  # fmt: skip
+KNOWN_HEADERS = sorted(ENCODER.event_headers)
+
+
+def message(
+    offset: int,
+    *,
+    key: bytes | None = b"user-1",
+    value: bytes | None = EVENT,
+    headers: list[tuple[str, str | bytes | None]] | None = None,
+    timestamp: tuple[int, int] = (1, 1_800_000_000_000),
+    topic: str = TOPIC,
+    partition: int = PARTITION,
+) -> Message:
+    """A consumed message as confluent-kafka builds it (its test constructor)."""
+    return Message(
+        topic=topic, partition=partition, offset=offset, key=key, value=value,
+        headers=headers, timestamp=timestamp,
+    )  # fmt: skip
+
+
+def reference_flag(value: bytes | None) -> str | None:
+    """The flag as docs/FORMAT.md §2 defines it, through the codec alone."""
+    if value is None:
+        return "no value (tombstone)"
+    try:
+        CODEC.schema_of(value)
+    except ContractError as exc:
+        return str(exc)[:500]
+    return None
+
+
+def expected_bytes(m: Message) -> bytes:
+    """The canonical record, encoded by fastavro from the message's fields."""
+    kind, stamp = m.timestamp()
+    raw = m.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    headers = tuple((name, v.encode() if isinstance(v, str) else v) for name, v in pairs)
+    record = SealedRecord(
+        topic=m.topic() or "", partition=m.partition() or 0, offset=m.offset() or 0,
+        timestamp=stamp if kind else -1, timestamp_type=kind, key=m.key(), value=m.value(),
+        headers=headers, flag=reference_flag(m.value()),
+    )  # fmt: skip
+    buffer = io.BytesIO()
+    schemaless_writer(buffer, _SCHEMA, record.to_record())
+    assert record.canonical_bytes() == buffer.getvalue()
+    return buffer.getvalue()
+
+
+def fill_all(batch: Batch, messages: list[Message]) -> None:
+    index = 0
+    while index < len(messages):
+        index = batch.fill(messages, index)
+
+
+def new_batch(next_offset: int | None = None, **limits: Any) -> Batch:
+    return Batch(
+        ENCODER, TOPIC, PARTITION, next_offset,
+        limits.get("max_records", 10**9), limits.get("max_bytes", 10**12),
+        resync=limits.get("resync", False),
+    )  # fmt: skip
+
+
+values = st.one_of(
+    st.none(),
+    st.binary(max_size=40),
+    st.sampled_from(KNOWN_HEADERS).flatmap(lambda h: st.binary(max_size=60).map(h.__add__)),
+    st.binary(min_size=8190, max_size=8194).map(lambda tail: EVENT[:HEADER_SIZE] + tail),
+    st.just(MAGIC + b"\x00" * 8),
+    st.just(MAGIC[:1]),
+)
+messages_spec = st.fixed_dictionaries(
+    {
+        "key": st.none() | st.binary(max_size=70) | st.binary(min_size=8191, max_size=8193),
+        "value": values,
+        "headers": st.none() | st.lists(st.tuples(st.text(max_size=5), st.none() | st.binary())),
+        "timestamp": st.tuples(st.integers(0, 2), st.integers(0, 2**62)),
+        "gap": st.integers(0, 2) | st.just(0),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**40), st.lists(messages_spec, min_size=1, max_size=80))
+def test_every_record_is_encoded_exactly_as_fastavro_does(
+    first: int, specs: list[dict[str, Any]]
+) -> None:
+    offset, messages = first, []
+    for spec in specs:
+        offset += spec.pop("gap")
+        messages.append(message(offset, **spec))
+        offset += 1
+    batch = new_batch()
+    fill_all(batch, messages)
+    assert batch.records == [expected_bytes(m) for m in messages]
+    taken = batch.take()
+    assert (taken.first_offset, taken.last_offset) == (messages[0].offset(), offset - 1)
+    assert taken.size_bytes == sum(map(len, taken.records))
+    assert taken.flagged == sum(reference_flag(m.value()) is not None for m in messages)
+    stamps = [m.timestamp()[1] for m in messages if m.timestamp()[0]]
+    assert taken.oldest_ms == (min(stamps) if stamps else None)
+    assert batch.records == [] and batch.next_offset == offset
+
+
+@settings(max_examples=200, deadline=None)
+@given(values)
+def test_the_flag_is_the_codecs_verdict(value: bytes | None) -> None:
+    assert ENCODER.flag(value) == reference_flag(value)
+
+
+def test_a_riskseal_event_is_not_flagged_and_a_foreign_value_is() -> None:
+    assert ENCODER.flag(EVENT) is None
+    assert ENCODER.flag(b"{}") == reference_flag(b"{}") is not None
+    assert ENCODER.flag(MAGIC + b"\x01" * 8) == reference_flag(MAGIC + b"\x01" * 8) is not None
+    assert ENCODER.flag(None) == "no value (tombstone)"
+
+
+def test_redelivered_records_below_the_next_offset_are_skipped() -> None:
+    batch = new_batch(next_offset=100)
+    fill_all(batch, [message(o) for o in (98, 99, 100, 101)])
+    assert batch.records == [expected_bytes(message(o)) for o in (100, 101)]
+    assert batch.next_offset == 102
+
+
+def test_after_a_seek_records_fetched_before_it_are_skipped_until_the_head_arrives() -> None:
+    batch = new_batch(next_offset=100, resync=True)
+    fill_all(batch, [message(o) for o in (140, 141, 100, 101)])
+    assert batch.records == [expected_bytes(message(o)) for o in (100, 101)]
+    fill_all(batch, [message(103)])  # resynced: a real gap is kept, as before
+    assert batch.next_offset == 104 and len(batch.records) == 3
+
+
+def test_fill_stops_at_another_partition_an_error_and_a_full_batch() -> None:
+    batch = new_batch(next_offset=200, max_records=4)
+    other = message(7, partition=PARTITION + 1)
+    error = Message(topic=TOPIC, partition=PARTITION, error=KafkaError(KafkaError._PARTITION_EOF))
+    run = [message(200), message(201), other, message(202), error, message(203), message(204)]
+    assert batch.fill(run, 0) == 2
+    assert batch.fill(run, 3) == 4
+    assert not batch.full()
+    assert batch.fill(run, 5) == 6 and batch.full()
+    assert batch.take().last_offset == 203
+
+
+def test_a_batch_is_due_when_full_or_old() -> None:
+    batch = new_batch(next_offset=0, max_bytes=1_024)
+    assert not batch.due(0.0)
+    fill_all(batch, [message(0)])
+    assert batch.due(0.0) and not batch.due(3600)
+    fill_all(batch, [message(o, value=EVENT + bytes(200)) for o in range(1, 10)])
+    assert batch.full() and batch.due(3600)
+
+
+def test_an_empty_batch_cannot_be_taken() -> None:
+    with pytest.raises(ValueError, match="empty batch"):
+        new_batch().take()

@@ -1,0 +1,186 @@
+"""The writer thread: blocks written in hand-over order, lost races and dropped chains reported,
+S3 failures retried, unexpected errors handed to the consuming thread."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from riskseal.block import Block, ChainId
+from riskseal.errors import StorageUnavailableError
+from riskseal.keys import FileSigner, PublicKeys
+from riskseal.sealer.batch import Batch, SealedBatch
+from riskseal.sealer.chain import ChainWriter, check_block, recover_head
+from riskseal.sealer.metrics import SealerMetrics
+from riskseal.sealer.store import MemoryBlockStore
+from riskseal.sealer.writer import BlockWriter, CheckpointJob, Outcome, PartitionState, SealJob
+from tests.unit.sealer.helpers import CHAIN, ORIGIN, PREFIX, records
+from tests.unit.sealer.test_batch import ENCODER, new_batch
+
+
+class FlakyStore(MemoryBlockStore):
+    """Fails the first ``failures`` writes, like S3 during an outage."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def create(self, key: str, data: bytes) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StorageUnavailableError("S3 is down")
+        super().create(key, data)
+
+
+def batch_of(first: int, count: int) -> SealedBatch:
+    pending = records(first, count)
+    return SealedBatch(
+        [r.data for r in pending], first, first + count - 1, sum(len(r.data) for r in pending),
+        sum(r.flagged for r in pending), pending[0].timestamp,
+    )  # fmt: skip
+
+
+def state_for(store: MemoryBlockStore, signer: FileSigner) -> PartitionState:
+    head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+    return PartitionState(ChainWriter(head, store, signer, PREFIX, ORIGIN), new_batch())
+
+
+def collect(writer: BlockWriter, count: int) -> list[Outcome]:
+    found: list[Outcome] = []
+    while len(found) < count:
+        found += writer.outcomes(timeout=5)
+    return found
+
+
+@pytest.fixture
+def signer() -> FileSigner:
+    return FileSigner.generate("t")
+
+
+@pytest.fixture
+def metrics() -> SealerMetrics:
+    return SealerMetrics()
+
+
+@pytest.fixture
+def store() -> MemoryBlockStore:
+    return MemoryBlockStore()
+
+
+@pytest.fixture
+def writer(store: MemoryBlockStore, metrics: SealerMetrics) -> Iterator[BlockWriter]:
+    writer = BlockWriter(store, metrics, retry_max_s=0.01)
+    writer.start()
+    yield writer
+    writer.close()
+
+
+def test_blocks_are_written_in_hand_over_order_and_reported(
+    writer: BlockWriter, store: MemoryBlockStore, signer: FileSigner, metrics: SealerMetrics
+) -> None:
+    state = state_for(store, signer)
+    for first, count in [(0, 3), (3, 5), (8, 1)]:
+        writer.submit(SealJob(state, batch_of(first, count)))
+    assert writer.in_flight == 3
+    assert [o.written for o in collect(writer, 3)] == [2, 7, 8]
+    assert writer.in_flight == 0
+    assert (metrics.blocks, metrics.records) == (3, 9)
+    head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+    assert (head.next_seq, head.next_offset) == (3, 9)
+    writer.submit(CheckpointJob((state,), ORIGIN, PREFIX))
+    writer.submit(SealJob(state, batch_of(9, 1)))  # after the checkpoint: FIFO
+    collect(writer, 1)
+    assert metrics.checkpoints == 1
+    assert len(store.keys(f"{PREFIX}/checkpoints/")) == 1
+
+
+def test_a_lost_race_is_reported_and_the_chains_later_blocks_are_dropped(
+    writer: BlockWriter, store: MemoryBlockStore, signer: FileSigner, metrics: SealerMetrics
+) -> None:
+    ours, theirs = state_for(store, signer), state_for(store, signer)
+    assert theirs.writer is not None
+    theirs.writer.append(theirs.writer.build(records(0, 2)))  # another sealer wins seq 0
+    writer.submit(SealJob(ours, batch_of(0, 3)))
+    writer.submit(SealJob(ours, batch_of(3, 3)))
+    lost, dropped = collect(writer, 2)
+    assert lost == Outcome(ours, None, lost_race=True)
+    assert dropped == Outcome(ours, None)
+    assert not ours.active and metrics.conflicts == 1
+    assert store.keys(f"{PREFIX}/blocks/") == [f"{PREFIX}/blocks/{CHAIN}/000000000000"]
+
+
+def test_blocks_of_a_revoked_partition_are_not_written(
+    writer: BlockWriter, store: MemoryBlockStore, signer: FileSigner
+) -> None:
+    state = state_for(store, signer)
+    state.active = False
+    writer.submit(SealJob(state, batch_of(0, 3)))
+    assert collect(writer, 1) == [Outcome(state, None)]
+    assert store.keys("") == []
+
+
+def test_a_write_is_retried_while_s3_fails(signer: FileSigner, metrics: SealerMetrics) -> None:
+    store = FlakyStore(failures=2)
+    writer = BlockWriter(store, metrics, retry_max_s=0.01)
+    writer.start()
+    try:
+        state = state_for(store, signer)
+        writer.submit(SealJob(state, batch_of(0, 4)))
+        assert [o.written for o in collect(writer, 1)] == [3]
+    finally:
+        writer.close()
+    assert metrics.s3_errors == 2
+    key = store.keys(f"{PREFIX}/blocks/")[0]
+    trusted = PublicKeys([signer.verifier])
+    check_block(Block.from_bytes(store.objects[key]), key, trusted, str(CHAIN), 0)
+    assert recover_head(store, PREFIX, CHAIN, trusted).next_offset == 4
+
+
+def test_an_unexpected_error_reaches_the_consuming_thread(
+    writer: BlockWriter, store: MemoryBlockStore, signer: FileSigner
+) -> None:
+    state = state_for(store, signer)
+    writer.submit(SealJob(state, batch_of(5, 2)))  # the empty chain may start anywhere...
+    collect(writer, 1)
+    writer.submit(SealJob(state, batch_of(20, 2)))  # ...but must then continue at 7
+    with pytest.raises(ValueError, match="continues at offset 7"):
+        writer.outcomes(timeout=5)
+
+
+def test_each_chain_keeps_its_order_across_writer_threads(
+    store: MemoryBlockStore, signer: FileSigner, metrics: SealerMetrics
+) -> None:
+    chains = [ChainId(CHAIN.cluster_id, CHAIN.topic, partition) for partition in range(5)]
+    trusted = PublicKeys([signer.verifier])
+    states = []
+    for chain in chains:
+        head = recover_head(store, PREFIX, chain, trusted)
+        batch = Batch(ENCODER, chain.topic, chain.partition, None, 10, 10**6)
+        states.append(PartitionState(ChainWriter(head, store, signer, PREFIX, ORIGIN), batch))
+    writer = BlockWriter(store, metrics, retry_max_s=0.01, threads=3)
+    writer.start()
+    try:
+        for first in range(0, 40, 4):
+            for state, chain in zip(states, chains, strict=True):
+                pending = records(first, 4, chain)
+                writer.submit(
+                    SealJob(
+                        state, SealedBatch([r.data for r in pending], first, first + 3, 1, 0, None)
+                    )
+                )
+        writer.submit(CheckpointJob(tuple(states), ORIGIN, PREFIX))
+        outcomes = collect(writer, 50)
+    finally:
+        writer.close()
+    for state in states:
+        assert [o.written for o in outcomes if o.state is state] == list(range(3, 40, 4))
+    for chain in chains:
+        head = recover_head(store, PREFIX, chain, trusted)
+        assert (head.next_seq, head.next_offset) == (10, 40)
+    assert metrics.checkpoints == 5 and metrics.blocks == 50 and metrics.records == 200
+
+
+def test_a_writer_needs_a_thread(store: MemoryBlockStore, metrics: SealerMetrics) -> None:
+    with pytest.raises(ValueError, match="at least one thread"):
+        BlockWriter(store, metrics, retry_max_s=0.01, threads=0)
