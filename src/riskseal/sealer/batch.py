@@ -16,7 +16,7 @@ encoder. Both give the same bytes (pinned to fastavro by property tests).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Message
@@ -24,6 +24,7 @@ from confluent_kafka import Message
 from riskseal.avrobin import zigzag
 from riskseal.block import encode_record, record_prefix
 from riskseal.contract.codec import HEADER_SIZE, MAGIC, EventCodec
+from riskseal.contract.schemas_set import EventType
 from riskseal.errors import ContractError
 
 MAX_FLAG_LENGTH = 500
@@ -65,8 +66,13 @@ class PendingRecord:
 class RecordEncoder:
     """Encodes messages as sealed records, flagged when the value is not a riskseal event."""
 
-    def __init__(self, codec: EventCodec) -> None:
+    def __init__(
+        self, codec: EventCodec, topic_types: Mapping[str, EventType] | None = None
+    ) -> None:
+        """``topic_types``: the event type each topic carries, which settles the rare
+        Schema Registry-framed body that fits two schemas (see ``EventCodec.decode``)."""
         self.codec = codec
+        self.topic_types = dict(topic_types or {})
         self.event_headers = frozenset(MAGIC + schema.fingerprint for schema in codec.schemas)
         """Every single-object header (magic and fingerprint) of a known event schema."""
         self._prefixes: dict[tuple[str, int], bytes] = {}
@@ -84,7 +90,7 @@ class RecordEncoder:
         if not timestamp_type:
             timestamp = -1
         value = message.value()
-        flag = self.flag(value)
+        flag = self.flag(value, message.topic())
         raw_headers = message.headers() or []
         pairs = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
         headers = [
@@ -104,7 +110,7 @@ class RecordEncoder:
         )
         return PendingRecord(offset, timestamp, data, flag is not None)
 
-    def flag(self, value: bytes | None) -> str | None:
+    def flag(self, value: bytes | None, topic: str | None = None) -> str | None:
         """Why ``value`` is not a riskseal event, or None when it is one.
 
         A riskseal event is a value in Avro single-object encoding with a known schema
@@ -116,10 +122,10 @@ class RecordEncoder:
         if value[:HEADER_SIZE] in self.event_headers:
             return None
         try:
-            self.codec.schema_of(value)
+            self.codec.schema_of(value, self.topic_types.get(topic or ""))
         except ContractError as exc:
             return str(exc)[:MAX_FLAG_LENGTH]
-        return None  # pragma: no cover - schema_of accepts exactly the known headers
+        return None  # a Schema Registry-framed event
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from confluent_kafka import (
 
 from riskseal.block import ChainId
 from riskseal.contract.codec import EventCodec
+from riskseal.contract.schemas_set import EventType
 from riskseal.errors import ChainHeadError, StorageUnavailableError
 from riskseal.keys import PublicKeys, Signer
 from riskseal.sealer.batch import Batch, RecordEncoder
@@ -85,7 +86,14 @@ class Sealer:
         self.store = store
         self.metrics = metrics or SealerMetrics()
         self.on_chain_stopped = on_chain_stopped
-        self.encoder = RecordEncoder(EventCodec())
+        self.encoder = RecordEncoder(
+            EventCodec(),
+            {
+                settings.topic_requests: EventType.ACCESS_REQUEST,
+                settings.topic_actions: EventType.ACCESS_ACTION,
+                settings.topic_decisions: EventType.DECISION,
+            },
+        )
         self.partitions: dict[tuple[str, int], PartitionState] = {}
         self.consumer = Consumer(
             {

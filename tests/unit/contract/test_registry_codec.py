@@ -234,6 +234,25 @@ def test_sealer_flag_check_accepts_registry_framed_events() -> None:
     assert flag is not None and "schema id 7" in flag
 
 
+def test_sealer_flag_check_uses_the_topic_to_settle_an_ambiguous_body() -> None:
+    action = AccessAction(
+        event_id="e3e70682-c209-4cac-629f-6fbed82c07cd",
+        time=1_790_000_000_000,
+        source=SourceStamp("app-1", 1, 0),
+        actor=Actor("alice"),
+        action="auth.login",
+        resource=Resource("app", "crm"),
+        outcome=Outcome.FAILURE,
+        request_id="f728b4fa-4248-4e3a-8a5d-2f346baa9455",
+    )
+    data = framed(action)
+    without_topics = RecordEncoder(EventCodec())
+    flag = without_topics.flag(data, "access.actions")
+    assert flag is not None and "AccessAction=" in flag  # refused as ambiguous, not misread
+    sealer = RecordEncoder(EventCodec(), {"access.actions": EventType.ACCESS_ACTION})
+    assert sealer.flag(data, "access.actions") is None
+
+
 # --- framing errors, offline ------------------------------------------------------------------
 @pytest.mark.parametrize("length", [1, 2, 4])
 def test_short_header_is_malformed_and_kept(length: int) -> None:
