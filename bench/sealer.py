@@ -29,13 +29,7 @@ from riskseal.contract.events import new_event_id
 from riskseal.keys import FileSigner
 from riskseal.s3client import s3_client_for
 from riskseal.sealer.keyring import ensure_signer_listed
-from riskseal.sealer.service import (
-    CONSUME_BATCH,
-    IN_FLIGHT_BLOCKS,
-    WRITER_THREADS,
-    WRITER_WAIT_S,
-    Sealer,
-)
+from riskseal.sealer.service import CONSUME_BATCH, Sealer
 from riskseal.sealer.store import S3BlockStore
 from riskseal.settings import Settings
 from riskseal.stack.provision import ensure_topics
@@ -73,16 +67,17 @@ def baseline_copy(settings: Settings, count: int) -> tuple[float, list[float]]:
     """The same consumer copying batches to S3 with plain PUTs; (records/s, PUT ms).
 
     Built like the sealer: the consuming thread batches per partition and hands each full
-    batch to its partition's writer thread (``WRITER_THREADS`` of them), waiting for them
-    while ``IN_FLIGHT_BLOCKS`` batches wait.
+    batch to its partition's writer thread (``seal_writer_threads`` of them), waiting for them
+    while ``seal_in_flight_blocks`` batches wait.
     """
+    threads, in_flight_limit = settings.seal_writer_threads, settings.seal_in_flight_blocks
     client = s3_client_for(settings, "writer")
     consumer = Consumer(
         {**settings.kafka_consumer_config(f"copy-{uuid.uuid4()}"), "auto.offset.reset": "earliest"}
     )
     consumer.subscribe([settings.topic_requests])
     lanes: list[queue.SimpleQueue[list[bytes] | None]] = [
-        queue.SimpleQueue() for _ in range(WRITER_THREADS)
+        queue.SimpleQueue() for _ in range(threads)
     ]
     done: queue.SimpleQueue[float] = queue.SimpleQueue()
     latencies: list[float] = []
@@ -116,10 +111,10 @@ def baseline_copy(settings: Settings, count: int) -> tuple[float, list[float]]:
             batch.append(value)
             if len(batch) >= settings.seal_max_records or seen == count:
                 partition = message.partition() or 0
-                lanes[partition % WRITER_THREADS].put(batches.pop(partition))
+                lanes[partition % threads].put(batches.pop(partition))
                 in_flight += 1
-                deadline = time.monotonic() + WRITER_WAIT_S
-                while in_flight >= IN_FLIGHT_BLOCKS and not paused:
+                deadline = time.monotonic() + settings.seal_writer_wait_s
+                while in_flight >= in_flight_limit and not paused:
                     try:
                         latencies.append(done.get(timeout=max(0.0, deadline - time.monotonic())))
                         in_flight -= 1
@@ -129,11 +124,11 @@ def baseline_copy(settings: Settings, count: int) -> tuple[float, list[float]]:
         while not done.empty():
             latencies.append(done.get())
             in_flight -= 1
-        if paused and in_flight <= IN_FLIGHT_BLOCKS // 2:
+        if paused and in_flight <= in_flight_limit // 2:
             paused = False
             consumer.resume(consumer.assignment())
     for partition, batch in batches.items():
-        lanes[partition % WRITER_THREADS].put(batch)
+        lanes[partition % threads].put(batch)
     for lane, writer in zip(lanes, writers, strict=True):
         lane.put(None)
         writer.join()

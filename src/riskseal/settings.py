@@ -224,6 +224,24 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = Field(
         default=10.0, gt=0, description="How often the sealer writes signed chain checkpoints."
     )
+    seal_writer_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Threads that build, sign and PUT blocks; each chain is written by one.",
+    )
+    seal_in_flight_blocks: int = Field(
+        default=4,
+        ge=1,
+        description="Blocks handed to the writers and not yet written before the consumer "
+        "waits: with `seal_max_bytes`, this bounds the sealer's memory.",
+    )
+    seal_writer_wait_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How long the consumer waits for busy writers before it pauses "
+        "consumption (S3 slow or down).",
+    )
     s3_retry_max_s: float = Field(
         default=30.0, gt=0, description="Longest wait between two retries of a failed S3 write."
     )
@@ -255,6 +273,12 @@ class Settings(BaseSettings):
     )
     risk_web_port: int = Field(
         default=6066, ge=1, le=65535, description="Port of a risk worker's Faust web server."
+    )
+    risk_align_max_wait_ms: float = Field(
+        default=50.0,
+        ge=0,
+        description="Longest a request waits for the actions of its partition that precede "
+        "it in event time (0: never wait).",
     )
     risk_reload_interval_s: float = Field(
         default=5.0,

@@ -12,6 +12,7 @@ version number so an incompatible layout is refused rather than misread.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,9 +36,14 @@ MAX_RESOURCES = 128
 """Resources remembered as known to the user."""
 MAX_ROLES = 16
 MAX_SEEN_EVENTS = 256
-"""Event ids remembered to recognise redelivered events."""
+"""Event ids remembered to recognise redelivered events.
+
+At-least-once redelivers what a worker processed since its last commit (a few seconds). The
+state is written to the changelog on every batch, so every entry here costs on each event
+of the user; a redelivered request older than the kept decisions would be decided again.
+"""
 MAX_DECISIONS = 32
-"""Recent decisions kept to answer a redelivered request identically."""
+"""Recent decisions kept to answer a redelivered request identically (see MAX_SEEN_EVENTS)."""
 PROFILE_CAP = 10_000
 """The hour-of-week profile is halved when its total passes this, so old habits fade."""
 
@@ -223,7 +229,9 @@ class UserState:
             "alerted": self.alerted,
             "seen": list(self.seen),
             # A list, not an object: the order (oldest first) decides which one is evicted.
-            "decisions": [[key, value.hex()] for key, value in self.decisions.items()],
+            "decisions": [
+                [key, base64.b64encode(value).decode()] for key, value in self.decisions.items()
+            ],
         }
         return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
@@ -256,7 +264,10 @@ class UserState:
                 last_challenge=document["challenge"],
                 alerted=dict(document["alerted"]),
                 seen=dict.fromkeys(document["seen"]),
-                decisions={key: bytes.fromhex(value) for key, value in document["decisions"]},
+                decisions={
+                    key: base64.b64decode(value, validate=True)
+                    for key, value in document["decisions"]
+                },
             )
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise StateDecodeError(f"user state: malformed field ({exc!r})") from exc

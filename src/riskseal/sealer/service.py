@@ -12,7 +12,7 @@ Order of operations per partition, which is what makes "nothing lost, nothing fo
 
 If the PUT finds the key taken, another sealer sealed that sequence number first: the
 chain's pending blocks and batch are dropped, the head re-read and consumption resumes after
-it. If S3 fails, the writer retries with backoff and jitter; once ``IN_FLIGHT_BLOCKS`` blocks
+it. If S3 fails, the writer retries with backoff and jitter; once ``seal_in_flight_blocks`` blocks
 wait for it, the consumer waits, then pauses consumption (bounded memory) until they are
 written. Nothing is
 acknowledged meanwhile, so a crash at any point only means re-reading records that are not
@@ -49,9 +49,6 @@ from riskseal.settings import Settings
 
 __all__ = [
     "CONSUME_BATCH",
-    "IN_FLIGHT_BLOCKS",
-    "WRITER_THREADS",
-    "WRITER_WAIT_S",
     "PartitionState",
     "Sealer",
 ]
@@ -60,12 +57,6 @@ log = logging.getLogger(__name__)
 KAFKA_LOG = logging.getLogger("riskseal.sealer.kafka")
 CONSUME_BATCH = 10_000
 """Messages taken from the consumer per call once ``poll`` has returned one."""
-IN_FLIGHT_BLOCKS = 4
-"""Blocks handed to the writer and not yet written before the consumer waits for it."""
-WRITER_THREADS = 2
-"""Writer threads; each chain is written by one of them (zlib and socket waits run alongside)."""
-WRITER_WAIT_S = 1.0
-"""How long the consumer waits for the writer before it pauses consumption instead."""
 
 
 class Sealer:
@@ -105,7 +96,9 @@ class Sealer:
             }
         )
         self.cluster_id = str(self.consumer.list_topics(timeout=30).cluster_id)
-        self.writer = BlockWriter(store, self.metrics, settings.s3_retry_max_s, WRITER_THREADS)
+        self.writer = BlockWriter(
+            store, self.metrics, settings.s3_retry_max_s, settings.seal_writer_threads
+        )
         self._last_checkpoint = time.monotonic()
         self._paused = False
 
@@ -195,12 +188,12 @@ class Sealer:
         """Hand the batch to the writer; wait for it when too much is waiting already.
 
         A short wait is the normal back pressure of a writer slower than the consumer. If
-        the writer is still behind after ``WRITER_WAIT_S`` (S3 is slow or down), consumption
+        the writer is still behind after ``seal_writer_wait_s`` (S3 is slow or down), consumption
         pauses instead, and the loop goes on polling so that rebalances are served.
         """
         self.writer.submit(SealJob(state, state.batch.take()))
-        deadline = time.monotonic() + WRITER_WAIT_S
-        while self.writer.in_flight >= IN_FLIGHT_BLOCKS and not self._paused:
+        deadline = time.monotonic() + self.settings.seal_writer_wait_s
+        while self.writer.in_flight >= self.settings.seal_in_flight_blocks and not self._paused:
             left = deadline - time.monotonic()
             if left <= 0:
                 self._paused = True
@@ -222,7 +215,7 @@ class Sealer:
                 )
             elif outcome.lost_race:
                 self._lost_race(state, chain)
-        if self._paused and self.writer.in_flight <= IN_FLIGHT_BLOCKS // 2:
+        if self._paused and self.writer.in_flight <= self.settings.seal_in_flight_blocks // 2:
             self._paused = False
             self.consumer.resume(
                 [

@@ -49,7 +49,7 @@ def test_undecodable_bytes_are_dead_lettered_with_coordinates_and_the_stream_con
     settings = risk_world.settings
     worker = risk_world.worker("w1")
     worker.wait_ready()
-    garbage = b"\x00\x01 definitely not an event"
+    garbage = b"\xff\x01 definitely not an event"  # no known framing: C3 01 nor 00
     delivered: list[Message] = []
 
     def on_delivery(error: KafkaError | None, message: Message) -> None:
