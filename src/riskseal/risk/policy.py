@@ -23,8 +23,9 @@ import hashlib
 import json
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Self
@@ -58,6 +59,9 @@ EVALUATION_ERROR = "evaluation_error"
 SYNTHETIC_IDS = frozenset({DEFAULT_DENY, UNKNOWN_ACTION, INVALID_REQUEST, EVALUATION_ERROR})
 
 _POLICY_REF = re.compile(r"policy\d+")
+
+ENTITY_CACHE_SIZE = 4_096
+"""Entity sets kept per policy set (least recently used dropped first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +204,21 @@ class _Compiled:
     builder: EntityBuilder
     actions: frozenset[str]
     """Actions a request may name."""
+    entity_cache: OrderedDict[str, cedarpy.Entities] = field(default_factory=OrderedDict)
+    """Entity sets by the JSON of the request entities added to the static ones: building
+    one costs more than the evaluation, and users keep asking about the same resources."""
+
+    def entities_for(self, added: str) -> cedarpy.Entities:
+        """The static entities plus ``added`` (a JSON list), built once per distinct list."""
+        entities = self.entity_cache.get(added)
+        if entities is None:
+            entities = self.static.base.with_added_json_str(added)  # ValueError when invalid
+            self.entity_cache[added] = entities
+            if len(self.entity_cache) > ENTITY_CACHE_SIZE:
+                self.entity_cache.popitem(last=False)
+        else:
+            self.entity_cache.move_to_end(added)
+        return entities
 
 
 def _compile(files: PolicyFiles) -> _Compiled:
@@ -408,7 +427,7 @@ def _decide_run(
     if not run:
         return
     try:
-        entities = compiled.static.base.with_added_json_str(f"[{','.join(fragments.values())}]")
+        entities = compiled.entities_for(f"[{','.join(fragments.values())}]")
     except ValueError as exc:
         for index in run:
             decisions[index] = PolicyDecision(Verdict.DENY, (INVALID_REQUEST,), (str(exc),))
