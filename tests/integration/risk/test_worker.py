@@ -130,7 +130,10 @@ def test_two_workers_share_partitions_and_a_sigkill_loses_no_decision(
     producer.join(60)
     assert len(sent) == total
     assert before_kill < total, "the kill did not land mid-stream"
-    decisions = risk_world.decisions(decided(sent), 120)
+    try:
+        decisions = risk_world.decisions(decided(sent), 120)
+    except AssertionError as missing:
+        raise AssertionError(f"{missing}\nsurvivor log:\n{survivor.log_tail(80)}") from None
     by_request: dict[str, Decision] = {}
     duplicates = 0
     for decision in decisions:

@@ -35,6 +35,7 @@ from riskseal.contract.registry import RegistrySchemaLookup, registry_client
 from riskseal.errors import ContractError, InvalidEventError
 from riskseal.sdk import AsyncAuditClient, AuditClient
 from riskseal.settings import Settings
+from riskseal.stack.provision import ensure_topics
 from tests.integration.conftest import RealStack
 from tests.unit.contract.test_registry_codec import mock_registry
 
@@ -42,7 +43,34 @@ REAL_REGISTRY_ENV = "RISKSEAL_SCHEMA_REGISTRY_URL"
 
 
 def _fresh_source(real_stack: RealStack, **changes: Any) -> Settings:
-    return real_stack.settings.model_copy(update={"source_id": f"test-{uuid.uuid4()}", **changes})
+    """A new source id and topics of this test's own: other tests read the shared topics
+    from the start and expect single-object values there."""
+    tag = uuid.uuid4().hex[:10]
+    settings = real_stack.settings.model_copy(
+        update={
+            "source_id": f"test-{tag}",
+            "topic_requests": f"reg{tag}.requests",
+            "topic_actions": f"reg{tag}.actions",
+            "topic_decisions": f"reg{tag}.decisions",
+            **changes,
+        }
+    )
+    security: dict[str, Any] = {
+        name: value
+        for name, value in settings.kafka_config().items()
+        if name != "bootstrap.servers" and isinstance(value, str | int)
+    }
+    ensure_topics(
+        settings.kafka_bootstrap,
+        {
+            settings.topic_requests: settings.partitions_access,
+            settings.topic_actions: settings.partitions_access,
+            settings.topic_decisions: settings.partitions_decisions,
+        },
+        settings.kafka_replication_factor,
+        **security,
+    )
+    return settings
 
 
 def _read_back(settings: Settings, topic: str, want: int) -> list[Message]:
