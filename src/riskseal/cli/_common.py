@@ -9,6 +9,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from riskseal.audit.sources import LocalTrailSource, S3TrailSource, TrailSource
+from riskseal.s3client import s3_client_for
 from riskseal.settings import Settings
 
 EXIT_OK = 0
@@ -42,3 +44,11 @@ def state(ctx: typer.Context) -> CliState:
         obj = CliState()
         ctx.find_root().obj = obj
     return obj
+
+
+def trail_source(settings: Settings, local: Path | None) -> TrailSource:
+    """The sealed trail to read: a local copy when ``local`` is given, else the bucket with
+    the auditor's read-only credentials."""
+    if local is not None:
+        return LocalTrailSource(local)
+    return S3TrailSource(s3_client_for(settings, "reader"), settings.s3_bucket)

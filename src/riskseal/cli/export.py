@@ -11,14 +11,12 @@ import typer
 
 from riskseal.audit.export import OUT_OF_SCOPE, ExportFilter, describe, export_rows
 from riskseal.audit.export_formats import Format, check_format, open_output, partial_path
-from riskseal.audit.sources import LocalTrailSource, S3TrailSource, TrailSource
 from riskseal.audit.verify import Verifier, VerifyOptions
 from riskseal.audit.verify_range import parse_bound
-from riskseal.cli._common import EXIT_FAILED, err, state
+from riskseal.cli._common import EXIT_FAILED, err, state, trail_source
 from riskseal.cli._progress import block_progress, show_progress
 from riskseal.errors import ConfigError, ExportStoppedError
 from riskseal.keys import VerifierKey
-from riskseal.s3client import s3_client_for
 
 
 class ExportFormat(enum.StrEnum):
@@ -106,11 +104,7 @@ def export(
     if wanted.from_ms is not None and wanted.to_ms is not None and wanted.to_ms < wanted.from_ms:
         raise ConfigError("--to is before --from: the range is empty")
     settings = state(ctx).settings()
-    source: TrailSource
-    if local is not None:
-        source = LocalTrailSource(local)
-    else:
-        source = S3TrailSource(s3_client_for(settings, "reader"), settings.s3_bucket)
+    source = trail_source(settings, local)
     options = VerifyOptions(
         prefix=settings.s3_prefix,
         log_origin=settings.log_origin,

@@ -9,12 +9,10 @@ import typer
 
 from riskseal.audit.proof import ProofBundle, verify_bundle
 from riskseal.audit.prove import Located, build_bundle, find_event
-from riskseal.audit.sources import LocalTrailSource, S3TrailSource, TrailSource
 from riskseal.block import ChainId
-from riskseal.cli._common import EXIT_FAILED, err, out, state
+from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source
 from riskseal.errors import ConfigError, IntegrityError
 from riskseal.keys import VerifierKey
-from riskseal.s3client import s3_client_for
 
 
 def prove(
@@ -42,11 +40,7 @@ def prove(
         riskseal prove 3f0c2a9e-5b1d-4c8e-9f7a-2d6b8e1c4a50 --out proof.json
     """
     settings = state(ctx).settings()
-    source: TrailSource = (
-        LocalTrailSource(local)
-        if local is not None
-        else S3TrailSource(s3_client_for(settings, "reader"), settings.s3_bucket)
-    )
+    source = trail_source(settings, local)
     if event_id is not None:
         located = find_event(source, settings.s3_prefix, settings.audit_topics, event_id)
     elif chain is not None and offset is not None:

@@ -13,10 +13,9 @@ from typing import Annotated, Any, TextIO
 import typer
 
 from riskseal.audit.replay_trail import SealedStream, read_sealed_stream
-from riskseal.audit.sources import LocalTrailSource, S3TrailSource, TrailSource
 from riskseal.audit.verify import Verifier, VerifyOptions
 from riskseal.audit.verify_range import parse_bound
-from riskseal.cli._common import EXIT_ERROR, EXIT_FAILED, err, out, state
+from riskseal.cli._common import EXIT_ERROR, EXIT_FAILED, err, out, state, trail_source
 from riskseal.contract.events import Alert, Decision
 from riskseal.errors import ConfigError, ExportStoppedError
 from riskseal.keys import VerifierKey
@@ -28,7 +27,6 @@ from riskseal.risk.replay import (
     in_event_time_order,
     read_event_lines,
 )
-from riskseal.s3client import s3_client_for
 from riskseal.sdk.jsonlines import EventLineError
 from riskseal.settings import Settings
 
@@ -178,11 +176,7 @@ def replay(
 
 
 def _read_trail(settings: Settings, local: Path | None, trust: list[Path]) -> SealedStream:
-    source: TrailSource
-    if local is not None:
-        source = LocalTrailSource(local)
-    else:
-        source = S3TrailSource(s3_client_for(settings, "reader"), settings.s3_bucket)
+    source = trail_source(settings, local)
     options = VerifyOptions(
         prefix=settings.s3_prefix,
         log_origin=settings.log_origin,

@@ -10,13 +10,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from riskseal.audit.sources import LocalTrailSource, S3TrailSource, TrailSource
 from riskseal.audit.verify import Report, Verifier, VerifyOptions
 from riskseal.audit.verify_range import parse_bound, range_from_bounds
-from riskseal.cli._common import EXIT_FAILED, err, out, state
+from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source
 from riskseal.cli._progress import block_progress, show_progress
 from riskseal.keys import VerifierKey
-from riskseal.s3client import s3_client_for
 
 
 def verify(
@@ -82,11 +80,7 @@ def verify(
         parse_bound(to, chain_given=chain is not None, is_end=True),
     )
     settings = state(ctx).settings()
-    source: TrailSource
-    if local is not None:
-        source = LocalTrailSource(local)
-    else:
-        source = S3TrailSource(s3_client_for(settings, "reader"), settings.s3_bucket)
+    source = trail_source(settings, local)
     trusted = tuple(VerifierKey.from_vkey(path.read_text().strip()) for path in trust or [])
     options = VerifyOptions(
         prefix=settings.s3_prefix,
