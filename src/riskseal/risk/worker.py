@@ -72,8 +72,11 @@ def create_risk_app(settings: Settings, engine: RiskEngine | None = None) -> Ris
     return RiskApp(app, topics, tables, processor)
 
 
-def action_alignment(app: faust.App, settings: Settings) -> ActionAlignment:
-    """Requests wait for their partition's actions, by the consumer's offsets of them."""
+def action_alignment(app: faust.App, settings: Settings) -> ActionAlignment | None:
+    """Requests wait for their partition's actions, by the consumer's offsets of them
+    (None when ``risk_align_max_wait_ms`` is 0: requests are decided as they come)."""
+    if settings.risk_align_max_wait_ms <= 0:
+        return None
 
     # app.consumer is created when the worker starts: look it up at each call, not now.
     def highwater(partition: int) -> int | None:
