@@ -289,6 +289,13 @@ class LocalStack:
             provision.s3_answers(admin),
             self.settings.stack_ready_timeout_s,
         )
+        provision.wait_until_ready(
+            self.weed,
+            pid,
+            self.ports.s3,
+            provision.s3_serves_stored_data(admin, self.settings.s3_bucket),
+            self.settings.stack_ready_timeout_s,
+        )
         provision.ensure_audit_bucket(
             admin,
             self.settings.s3_bucket,

@@ -68,6 +68,34 @@ def s3_answers(client: S3Client) -> Callable[[], bool]:
     return probe
 
 
+def s3_serves_stored_data(client: S3Client, bucket: str) -> Callable[[], bool]:
+    """A probe that is True once S3 can read back what it stored before a restart.
+
+    SeaweedFS answers ListBuckets (and lists objects) before its volumes are loaded; a GET
+    in that window fails with InternalError. The probe reads the bucket's first stored
+    version; an empty or missing bucket has nothing to wait for.
+    """
+
+    def probe() -> bool:
+        try:
+            listed = client.list_object_versions(Bucket=bucket, MaxKeys=1)
+        except ClientError as exc:
+            return exc.response.get("Error", {}).get("Code") == "NoSuchBucket"
+        except BotoCoreError:
+            return False
+        versions = listed.get("Versions", [])
+        if not versions:
+            return True
+        first = versions[0]
+        try:
+            client.get_object(Bucket=bucket, Key=first["Key"], VersionId=first["VersionId"])
+        except (BotoCoreError, ClientError):
+            return False
+        return True
+
+    return probe
+
+
 def kafka_answers(host: str, port: int) -> Callable[[], bool]:
     """A probe that is True once the broker accepts connections and answers Metadata."""
 
