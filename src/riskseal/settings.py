@@ -274,13 +274,6 @@ class Settings(BaseSettings):
     risk_web_port: int = Field(
         default=6066, ge=1, le=65535, description="Port of a risk worker's Faust web server."
     )
-    risk_align_max_wait_ms: float = Field(
-        default=0.0,
-        ge=0,
-        description="Longest a request waits for the actions of its partition that precede "
-        "it in event time; 0 (the default) decides requests as they come. Experimental: see "
-        "docs/RISK.md.",
-    )
     risk_reload_interval_s: float = Field(
         default=5.0,
         gt=0,

@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.types import TP
 
 from riskseal.contract.codec import EventCodec
 from riskseal.risk.agents import RiskProcessor, register_agents
-from riskseal.risk.alignment import ActionAlignment
 from riskseal.risk.app import build_app
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.tables import RiskTables, build_tables
@@ -65,34 +63,10 @@ def create_risk_app(settings: Settings, engine: RiskEngine | None = None) -> Ris
         topics,
         tables,
         EventCodec(max_event_bytes=settings.max_event_bytes),
-        action_alignment(app, settings),
     )
     register_agents(app, processor, settings.risk_reload_interval_s)
     register_pages(app, topics, tables)
     return RiskApp(app, topics, tables, processor)
-
-
-def action_alignment(app: faust.App, settings: Settings) -> ActionAlignment | None:
-    """Requests wait for their partition's actions, by the consumer's offsets of them
-    (None when ``risk_align_max_wait_ms`` is 0: requests are decided as they come)."""
-    if settings.risk_align_max_wait_ms <= 0:
-        return None
-
-    # app.consumer is created when the worker starts: look it up at each call, not now.
-    def highwater(partition: int) -> int | None:
-        try:
-            value = app.consumer.highwater(TP(settings.topic_actions, partition))
-        except (AttributeError, KeyError, AssertionError):  # not assigned or not started yet
-            return None
-        return value if isinstance(value, int) else None
-
-    def committed(partition: int) -> int | None:
-        # Faust's consumer keeps the group's committed offsets (not part of its typed API).
-        offsets: dict[TP, int | None] = getattr(app.consumer, "_committed_offset", {})
-        value = offsets.get(TP(settings.topic_actions, partition))
-        return value if isinstance(value, int) else None
-
-    return ActionAlignment(highwater, committed, settings.risk_align_max_wait_ms / 1000)
 
 
 def provision_topics(settings: Settings) -> None:
