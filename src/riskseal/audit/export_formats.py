@@ -126,9 +126,10 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def flat_row(row: ExportRow) -> dict[str, Any]:
-    """The row as flat columns: base columns, then the event's fields flattened."""
-    flat: dict[str, Any] = {
+def base_columns(row: ExportRow) -> dict[str, Any]:
+    """Where the record is sealed, whether it verified, and what it is: every format's first
+    columns."""
+    return {
         "chain": row.chain,
         "block_seq": row.block_seq,
         "topic": row.topic,
@@ -143,6 +144,11 @@ def flat_row(row: ExportRow) -> dict[str, Any]:
         "raw_value": jsonable(row.raw_value),
         "event_type": row.event_type,
     }
+
+
+def flat_row(row: ExportRow) -> dict[str, Any]:
+    """The row as flat columns: base columns, then the event's fields flattened."""
+    flat = base_columns(row)
     if row.event is not None:
         _flatten_value(row.event, "", flat)
     return flat
@@ -169,22 +175,7 @@ def _leaf_columns() -> frozenset[str]:
 
 def json_row(row: ExportRow) -> dict[str, Any]:
     """The row for JSON Lines: base columns and the event nested under ``event``."""
-    return {
-        "chain": row.chain,
-        "block_seq": row.block_seq,
-        "topic": row.topic,
-        "partition": row.partition,
-        "offset": row.offset,
-        "kafka_timestamp": row.kafka_timestamp,
-        "kafka_key": row.kafka_key,
-        "verified": row.verified,
-        "finding": row.finding,
-        "seal_flag": row.seal_flag,
-        "decode_error": row.decode_error,
-        "raw_value": jsonable(row.raw_value),
-        "event_type": row.event_type,
-        "event": jsonable(row.event),
-    }
+    return {**base_columns(row), "event": jsonable(row.event)}
 
 
 class RowWriter(Protocol):
