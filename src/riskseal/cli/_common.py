@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 
 from riskseal.audit.sources import LocalTrailSource, S3TrailSource, TrailSource
+from riskseal.keys import VerifierKey
 from riskseal.s3client import s3_client_for
 from riskseal.settings import Settings
 
@@ -52,3 +54,8 @@ def trail_source(settings: Settings, local: Path | None) -> TrailSource:
     if local is not None:
         return LocalTrailSource(local)
     return S3TrailSource(s3_client_for(settings, "reader"), settings.s3_bucket)
+
+
+def trusted_keys(files: Sequence[Path] | None) -> tuple[VerifierKey, ...]:
+    """The verifier keys in ``--trust`` files (one vkey line each)."""
+    return tuple(VerifierKey.from_vkey(path.read_text().strip()) for path in files or ())

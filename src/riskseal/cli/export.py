@@ -13,10 +13,9 @@ from riskseal.audit.export import OUT_OF_SCOPE, ExportFilter, describe, export_r
 from riskseal.audit.export_formats import Format, check_format, open_output, partial_path
 from riskseal.audit.verify import Verifier, VerifyOptions
 from riskseal.audit.verify_range import parse_bound
-from riskseal.cli._common import EXIT_FAILED, err, state, trail_source
+from riskseal.cli._common import EXIT_FAILED, err, state, trail_source, trusted_keys
 from riskseal.cli._progress import block_progress, show_progress
 from riskseal.errors import ConfigError, ExportStoppedError
-from riskseal.keys import VerifierKey
 
 
 class ExportFormat(enum.StrEnum):
@@ -109,7 +108,7 @@ def export(
         prefix=settings.s3_prefix,
         log_origin=settings.log_origin,
         audit_topics=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
-        trusted_keys=tuple(VerifierKey.from_vkey(p.read_text().strip()) for p in trust or []),
+        trusted_keys=trusted_keys(trust),
         min_retention_days=min_retention_days or settings.object_lock_retention_days,
         max_checkpoint_age_s=max_checkpoint_age,
         chain_filter=chain,

@@ -10,9 +10,8 @@ import typer
 from riskseal.audit.proof import ProofBundle, verify_bundle
 from riskseal.audit.prove import Located, build_bundle, find_event
 from riskseal.block import ChainId
-from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source
+from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source, trusted_keys
 from riskseal.errors import ConfigError, IntegrityError
-from riskseal.keys import VerifierKey
 
 
 def prove(
@@ -67,7 +66,7 @@ def verify_proof(
 
         riskseal verify-proof proof.json --trust sealer.vkey
     """
-    trusted = [VerifierKey.from_vkey(path.read_text().strip()) for path in trust]
+    trusted = trusted_keys(trust)
     try:
         text = bundle_file.read_text()
     except OSError as exc:

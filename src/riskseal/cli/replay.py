@@ -15,10 +15,17 @@ import typer
 from riskseal.audit.replay_trail import SealedStream, read_sealed_stream
 from riskseal.audit.verify import Verifier, VerifyOptions
 from riskseal.audit.verify_range import parse_bound
-from riskseal.cli._common import EXIT_ERROR, EXIT_FAILED, err, out, state, trail_source
+from riskseal.cli._common import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    err,
+    out,
+    state,
+    trail_source,
+    trusted_keys,
+)
 from riskseal.contract.events import Alert, Decision
 from riskseal.errors import ConfigError, ExportStoppedError
-from riskseal.keys import VerifierKey
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.replay import (
     Replayer,
@@ -181,7 +188,7 @@ def _read_trail(settings: Settings, local: Path | None, trust: list[Path]) -> Se
         prefix=settings.s3_prefix,
         log_origin=settings.log_origin,
         audit_topics=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
-        trusted_keys=tuple(VerifierKey.from_vkey(path.read_text().strip()) for path in trust),
+        trusted_keys=trusted_keys(trust),
         min_retention_days=settings.object_lock_retention_days,
         topic_filter=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
         event_checks=False,

@@ -12,9 +12,8 @@ from rich.table import Table
 
 from riskseal.audit.verify import Report, Verifier, VerifyOptions
 from riskseal.audit.verify_range import parse_bound, range_from_bounds
-from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source
+from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source, trusted_keys
 from riskseal.cli._progress import block_progress, show_progress
-from riskseal.keys import VerifierKey
 
 
 def verify(
@@ -81,7 +80,7 @@ def verify(
     )
     settings = state(ctx).settings()
     source = trail_source(settings, local)
-    trusted = tuple(VerifierKey.from_vkey(path.read_text().strip()) for path in trust or [])
+    trusted = trusted_keys(trust)
     options = VerifyOptions(
         prefix=settings.s3_prefix,
         log_origin=settings.log_origin,
