@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
@@ -235,9 +235,41 @@ class RiskWorld:
         return seen
 
 
-def decided(request_ids: set[str]) -> Callable[[list[Decision]], bool]:
-    """A ``done`` condition: every request in ``request_ids`` has a decision."""
-    return lambda decisions: request_ids <= {d.request_id for d in decisions}
+class Decided:
+    """A ``done`` condition: every request in ``request_ids`` has a decision.
+
+    ``undecided`` keeps what was still missing at the last check, for failure reports.
+    """
+
+    def __init__(self, request_ids: set[str]) -> None:
+        self.request_ids = request_ids
+        self.undecided = set(request_ids)
+
+    def __call__(self, decisions: list[Decision]) -> bool:
+        self.undecided = self.request_ids - {d.request_id for d in decisions}
+        return not self.undecided
+
+
+def request_offsets(world: RiskWorld, request_ids: set[str]) -> str:
+    """Where the requests ``request_ids`` are: one ``partition P: offsets [...]`` line each."""
+    found: dict[int, list[int]] = {}
+    checked = 0
+
+    def all_found(messages: list[Message]) -> bool:
+        nonlocal checked
+        for message in messages[checked:]:
+            value = message.value()
+            assert value is not None
+            if typed_event(CODEC.decode(value)).event_id in request_ids:
+                found.setdefault(cast(int, message.partition()), []).append(
+                    cast(int, message.offset())
+                )
+        checked = len(messages)
+        return sum(map(len, found.values())) == len(request_ids)
+
+    settings = world.settings
+    world.read(settings.topic_requests, settings.partitions_access, all_found, 30)
+    return "\n".join(f"partition {p}: offsets {sorted(o)}" for p, o in sorted(found.items()))
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from riskseal.generator.config import resolve_scenarios
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.replay import Replayer, diff_decisions
 from riskseal.sdk import AuditClient
-from tests.integration.risk.conftest import RiskWorld, WorkerProcess, decided
+from tests.integration.risk.conftest import Decided, RiskWorld, WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ def test_replay_of_the_same_events_reproduces_every_live_decision(risk_world: Ri
             published.append(sent)
         assert client.flush() == []
     requests = {event.event_id for event in published if type(event).__name__ == "AccessRequest"}
-    live = risk_world.decisions(decided(requests), timeout_s=30)
+    live = risk_world.decisions(Decided(requests), timeout_s=30)
 
     engine = RiskEngine.load(risk_world.settings, source_id="replay")
     replayed = [

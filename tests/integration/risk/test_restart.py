@@ -35,7 +35,7 @@ from riskseal.risk.recovery import true_end_offsets
 from riskseal.risk.state import UserState
 from riskseal.risk.tables import changelog_topic
 from riskseal.sdk import AuditClient
-from tests.integration.risk.conftest import RiskWorld, WorkerProcess, decided, wait_for
+from tests.integration.risk.conftest import Decided, RiskWorld, WorkerProcess, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,7 @@ def _run_until_killed(
     worker = world.worker("first", store, data_dir)
     worker.wait_ready()
     requests, actions = _first_batch(world)
-    world.decisions(decided(requests), 60)
+    world.decisions(Decided(requests), 60)
 
     wait_for(lambda: _actions_applied(worker, actions), 30, "every action in the users table")
     snapshot = {user: state for user, state in _states(worker).items() if state is not None}
@@ -132,7 +132,7 @@ def _restart_and_compare(world: RiskWorld, store: str, data_dir: Path) -> list[s
     restarted = world.worker("restarted", store, data_dir)
     restarted.wait_ready()
     second = _second_batch(world)
-    decisions = world.decisions(decided({request.event_id for request in second.values()}), 60)
+    decisions = world.decisions(Decided({request.event_id for request in second.values()}), 60)
     first_seen: dict[str, Decision] = {}
     repeated = 0
     for decision in decisions:
@@ -201,7 +201,7 @@ def test_memory_store_recovers_every_update_from_the_changelog(risk_world: RiskW
     worker = risk_world.worker("first", "memory")
     worker.wait_ready()
     requests, actions = _first_batch(risk_world)
-    risk_world.decisions(decided(requests), 60)
+    risk_world.decisions(Decided(requests), 60)
     wait_for(lambda: _actions_applied(worker, actions), 30, "every action in the users table")
     before = _states(worker)
     assert worker.terminate() == 0, worker.log_tail()
@@ -214,7 +214,7 @@ def test_memory_store_recovers_every_update_from_the_changelog(risk_world: RiskW
     # Nothing was delivered again (it would have repaired a partial recovery): once the
     # requests sent now are decided, the first batch still has one decision each.
     second = {request.event_id for request in _second_batch(risk_world).values()}
-    decisions = risk_world.decisions(decided(second), 60)
+    decisions = risk_world.decisions(Decided(second), 60)
     first = [d.request_id for d in decisions if d.request_id in requests]
     assert sorted(first) == sorted(requests), "committed requests were decided again"
 

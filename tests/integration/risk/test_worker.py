@@ -13,7 +13,7 @@ from riskseal import __version__
 from riskseal.contract.events import Actor, Decision, Resource, Sensitivity
 from riskseal.risk.deadletter import DeadLetterReason, read_deadletter_headers
 from riskseal.sdk import AuditClient
-from tests.integration.risk.conftest import RiskWorld, decided, wait_for
+from tests.integration.risk.conftest import Decided, RiskWorld, request_offsets, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -130,10 +130,14 @@ def test_two_workers_share_partitions_and_a_sigkill_loses_no_decision(
     producer.join(60)
     assert len(sent) == total
     assert before_kill < total, "the kill did not land mid-stream"
+    all_decided = Decided(sent)
     try:
-        decisions = risk_world.decisions(decided(sent), 120)
-    except AssertionError as missing:
-        raise AssertionError(f"{missing}\nsurvivor log:\n{survivor.log_tail(80)}") from None
+        decisions = risk_world.decisions(all_decided, 120)
+    except AssertionError as timeout:
+        where = request_offsets(risk_world, all_decided.undecided)
+        raise AssertionError(
+            f"{timeout}\nundecided requests:\n{where}\nsurvivor log:\n{survivor.log_tail(80)}"
+        ) from None
     by_request: dict[str, Decision] = {}
     duplicates = 0
     for decision in decisions:
