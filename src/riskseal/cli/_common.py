@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from riskseal.audit.sources import LocalTrailSource, S3TrailSource, TrailSource
+from riskseal.audit.verify import VerifyOptions
 from riskseal.keys import VerifierKey
 from riskseal.s3client import s3_client_for
 from riskseal.settings import Settings
@@ -59,3 +60,17 @@ def trail_source(settings: Settings, local: Path | None) -> TrailSource:
 def trusted_keys(files: Sequence[Path] | None) -> tuple[VerifierKey, ...]:
     """The verifier keys in ``--trust`` files (one vkey line each)."""
     return tuple(VerifierKey.from_vkey(path.read_text().strip()) for path in files or ())
+
+
+def verify_options(
+    settings: Settings, trust: Sequence[Path] | None, min_retention_days: int | None = None
+) -> VerifyOptions:
+    """Verification of the settings' trail (prefix, log origin, audit topics) against the keys
+    in the ``trust`` files, with the settings' minimum retention unless one is given."""
+    return VerifyOptions(
+        prefix=settings.s3_prefix,
+        log_origin=settings.log_origin,
+        audit_topics=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
+        trusted_keys=trusted_keys(trust),
+        min_retention_days=min_retention_days or settings.object_lock_retention_days,
+    )

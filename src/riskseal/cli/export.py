@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +12,9 @@ import typer
 
 from riskseal.audit.export import OUT_OF_SCOPE, ExportFilter, describe, export_rows
 from riskseal.audit.export_formats import Format, check_format, open_output, partial_path
-from riskseal.audit.verify import Verifier, VerifyOptions
+from riskseal.audit.verify import Verifier
 from riskseal.audit.verify_range import parse_bound
-from riskseal.cli._common import EXIT_FAILED, err, state, trail_source, trusted_keys
+from riskseal.cli._common import EXIT_FAILED, err, state, trail_source, verify_options
 from riskseal.cli._progress import block_progress, show_progress
 from riskseal.errors import ConfigError, ExportStoppedError
 
@@ -104,12 +105,8 @@ def export(
         raise ConfigError("--to is before --from: the range is empty")
     settings = state(ctx).settings()
     source = trail_source(settings, local)
-    options = VerifyOptions(
-        prefix=settings.s3_prefix,
-        log_origin=settings.log_origin,
-        audit_topics=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
-        trusted_keys=trusted_keys(trust),
-        min_retention_days=min_retention_days or settings.object_lock_retention_days,
+    options = replace(
+        verify_options(settings, trust, min_retention_days),
         max_checkpoint_age_s=max_checkpoint_age,
         chain_filter=chain,
         topic_filter=tuple(topic or ()),

@@ -7,13 +7,14 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
 
 from riskseal.audit.replay_trail import SealedStream, read_sealed_stream
-from riskseal.audit.verify import Verifier, VerifyOptions
+from riskseal.audit.verify import Verifier
 from riskseal.audit.verify_range import parse_bound
 from riskseal.cli._common import (
     EXIT_ERROR,
@@ -22,7 +23,7 @@ from riskseal.cli._common import (
     out,
     state,
     trail_source,
-    trusted_keys,
+    verify_options,
 )
 from riskseal.contract.events import Alert, Decision
 from riskseal.errors import ConfigError, ExportStoppedError
@@ -184,12 +185,8 @@ def replay(
 
 def _read_trail(settings: Settings, local: Path | None, trust: list[Path]) -> SealedStream:
     source = trail_source(settings, local)
-    options = VerifyOptions(
-        prefix=settings.s3_prefix,
-        log_origin=settings.log_origin,
-        audit_topics=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
-        trusted_keys=trusted_keys(trust),
-        min_retention_days=settings.object_lock_retention_days,
+    options = replace(
+        verify_options(settings, trust),
         topic_filter=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
         event_checks=False,
     )

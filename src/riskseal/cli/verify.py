@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from riskseal.audit.verify import Report, Verifier, VerifyOptions
+from riskseal.audit.verify import Report, Verifier
 from riskseal.audit.verify_range import parse_bound, range_from_bounds
-from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source, trusted_keys
+from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source, verify_options
 from riskseal.cli._progress import block_progress, show_progress
 
 
@@ -80,13 +80,8 @@ def verify(
     )
     settings = state(ctx).settings()
     source = trail_source(settings, local)
-    trusted = trusted_keys(trust)
-    options = VerifyOptions(
-        prefix=settings.s3_prefix,
-        log_origin=settings.log_origin,
-        audit_topics=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
-        trusted_keys=trusted,
-        min_retention_days=min_retention_days or settings.object_lock_retention_days,
+    options = dataclasses.replace(
+        verify_options(settings, trust, min_retention_days),
         max_checkpoint_age_s=max_checkpoint_age,
         chain_filter=chain,
         block_range=block_range,
