@@ -674,7 +674,10 @@ class Verifier:
         """
         requests_topic, _, decisions_topic = self.options.audit_topics
         expected = topic_event_types(self.options.audit_topics)
-        stamps: dict[tuple[str, int], dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+        # The first event id of each (source, epoch, seq); further different ids go to
+        # ``reused`` (rare), so a million events do not cost a million sets.
+        stamps: dict[tuple[str, int], dict[int, str]] = defaultdict(dict)
+        reused: dict[tuple[str, int], dict[int, set[str]]] = defaultdict(dict)
         requests: set[str] = set()
         decided: dict[str, set[str]] = defaultdict(set)
         redelivered = 0
@@ -683,9 +686,17 @@ class Verifier:
                 keys = self._partial.keys(value, expected.get(topic))
             except ContractError:
                 continue  # sealed as flagged records; not an event
-            ids = stamps[(keys.source_id, keys.epoch)][keys.seq]
-            redelivered += keys.event_id in ids
-            ids.add(keys.event_id)
+            source = (keys.source_id, keys.epoch)
+            by_seq = stamps[source]
+            first = by_seq.get(keys.seq)
+            if first is None:
+                by_seq[keys.seq] = keys.event_id
+            elif first == keys.event_id:
+                redelivered += 1
+            else:
+                ids = reused[source].setdefault(keys.seq, {first})
+                redelivered += keys.event_id in ids
+                ids.add(keys.event_id)
             if topic == requests_topic and keys.event_type is EventType.ACCESS_REQUEST:
                 requests.add(keys.event_id)
             elif topic == decisions_topic and keys.event_type is EventType.DECISION:
@@ -695,24 +706,23 @@ class Verifier:
                 f"{redelivered} events were sealed more than once, identical (at-least-once "
                 "redelivery, e.g. after a worker restart); each counts once"
             )
-        for (source_id, epoch), by_seq in sorted(stamps.items()):
-            numbers = sorted(by_seq)
-            seen = set(numbers)
-            missing = [n for n in range(numbers[0], numbers[-1] + 1) if n not in seen]
-            if numbers[0] != 0:
-                missing = list(range(numbers[0])) + missing
+        for source, by_seq in sorted(stamps.items()):
+            source_id, epoch = source
+            low, high = min(0, min(by_seq)), max(by_seq)
+            missing = (high - low + 1) - len(by_seq)  # sequences start at 0
             if missing:
+                first_missing = next(n for n in range(low, high + 1) if n not in by_seq)
                 self.find(
                     "source_seq_gap",
-                    f"source {source_id} epoch {epoch}: {len(missing)} events never reached "
-                    f"Kafka (first missing seq {missing[0]})",
+                    f"source {source_id} epoch {epoch}: {missing} events never reached "
+                    f"Kafka (first missing seq {first_missing})",
                 )
-            reused = [seq for seq in numbers if len(by_seq[seq]) > 1]
-            if reused:
+            if reused[source]:
+                seq = min(reused[source])
                 self.find(
                     "source_seq_duplicate",
-                    f"source {source_id} epoch {epoch}: seq {reused[0]} stamps "
-                    f"{len(by_seq[reused[0]])} different events",
+                    f"source {source_id} epoch {epoch}: seq {seq} stamps "
+                    f"{len(reused[source][seq])} different events",
                 )
         for request_id in sorted(requests - decided.keys()):
             self.find("request_without_decision", f"request {request_id} has no sealed decision")

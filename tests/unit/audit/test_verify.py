@@ -221,7 +221,19 @@ def test_source_seq_gap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     code, report = _verify(trail, capsys)
     assert code == 1
     gaps = [f for f in report["findings"] if f["kind"] == "source_seq_gap"]
-    assert gaps and "first missing seq 4" in gaps[0]["detail"]
+    assert gaps and "1 events never reached Kafka (first missing seq 4)" in gaps[0]["detail"]
+
+
+def test_source_seq_gap_at_the_start_counts_every_missing_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Seqs 3..11 but 6: seqs 0, 1, 2 and 6 never reached Kafka.
+    sent = [request(n, seq=n + 3) for n in range(9) if n != 3]
+    trail = build_trail(tmp_path / "bucket", requests=sent)
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    [gap] = [f for f in report["findings"] if f["kind"] == "source_seq_gap"]
+    assert "4 events never reached Kafka (first missing seq 0)" in gap["detail"]
 
 
 def test_request_with_no_decision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
