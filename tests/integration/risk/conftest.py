@@ -216,6 +216,21 @@ class RiskWorld:
             consumer.close()
         return messages
 
+    def committed(self, topic: str, partitions: int) -> dict[int, int | None]:
+        """The workers' committed offset of each partition of ``topic`` (None: none yet)."""
+        consumer = Consumer(
+            {
+                **self.settings.kafka_config(),
+                "group.id": self.settings.risk_app_id,  # the workers' group; never joined
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            answer = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], 10)
+        finally:
+            consumer.close()
+        return {tp.partition: tp.offset if tp.offset >= 0 else None for tp in answer}
+
     def decisions(self, done: Callable[[list[Decision]], bool], timeout_s: float) -> list[Decision]:
         """Decisions read from the start of the decisions topic until ``done``."""
         seen: list[Decision] = []
@@ -250,9 +265,9 @@ class Decided:
         return not self.undecided
 
 
-def request_offsets(world: RiskWorld, request_ids: set[str]) -> str:
-    """Where the requests ``request_ids`` are: one ``partition P: offsets [...]`` line each."""
-    found: dict[int, list[int]] = {}
+def locate_requests(world: RiskWorld, request_ids: set[str]) -> dict[str, tuple[int, int]]:
+    """The (partition, offset) of each request of ``request_ids`` in the requests topic."""
+    found: dict[str, tuple[int, int]] = {}
     checked = 0
 
     def all_found(messages: list[Message]) -> bool:
@@ -260,16 +275,23 @@ def request_offsets(world: RiskWorld, request_ids: set[str]) -> str:
         for message in messages[checked:]:
             value = message.value()
             assert value is not None
-            if typed_event(CODEC.decode(value)).event_id in request_ids:
-                found.setdefault(cast(int, message.partition()), []).append(
-                    cast(int, message.offset())
-                )
+            event_id = typed_event(CODEC.decode(value)).event_id
+            if event_id in request_ids:
+                found[event_id] = (cast(int, message.partition()), cast(int, message.offset()))
         checked = len(messages)
-        return sum(map(len, found.values())) == len(request_ids)
+        return len(found) == len(request_ids)
 
     settings = world.settings
     world.read(settings.topic_requests, settings.partitions_access, all_found, 30)
-    return "\n".join(f"partition {p}: offsets {sorted(o)}" for p, o in sorted(found.items()))
+    return found
+
+
+def describe_offsets(located: dict[str, tuple[int, int]]) -> str:
+    """``partition P: offsets [...]`` lines for :func:`locate_requests`' answer."""
+    by_partition: dict[int, list[int]] = {}
+    for partition, offset in located.values():
+        by_partition.setdefault(partition, []).append(offset)
+    return "\n".join(f"partition {p}: offsets {sorted(o)}" for p, o in sorted(by_partition.items()))
 
 
 @pytest.fixture

@@ -13,7 +13,13 @@ from riskseal import __version__
 from riskseal.contract.events import Actor, Decision, Resource, Sensitivity
 from riskseal.risk.deadletter import DeadLetterReason, read_deadletter_headers
 from riskseal.sdk import AuditClient
-from tests.integration.risk.conftest import Decided, RiskWorld, request_offsets, wait_for
+from tests.integration.risk.conftest import (
+    Decided,
+    RiskWorld,
+    describe_offsets,
+    locate_requests,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -134,7 +140,7 @@ def test_two_workers_share_partitions_and_a_sigkill_loses_no_decision(
     try:
         decisions = risk_world.decisions(all_decided, 120)
     except AssertionError as timeout:
-        where = request_offsets(risk_world, all_decided.undecided)
+        where = describe_offsets(locate_requests(risk_world, all_decided.undecided))
         raise AssertionError(
             f"{timeout}\nundecided requests:\n{where}\nsurvivor log:\n{survivor.log_tail(80)}"
         ) from None
