@@ -16,8 +16,6 @@ from typing import Any
 
 import faust
 from faust.auth import SASLCredentials, SSLCredentials
-from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TransportT
 
 from riskseal.risk.recovery import table_manager_for
 from riskseal.settings import Settings
@@ -27,22 +25,6 @@ WEB_HOST = "127.0.0.1"
 
 STANDBY_REPLICAS = 1
 """Each table partition has one standby copy on another worker, for fast failover."""
-
-PRODUCER_LINGER_S = 0.005
-"""How long the producer waits to fill a batch: decisions, alerts and table changelog
-records of many events go out in one produce request instead of one request each."""
-
-PRODUCER_MAX_BATCH_BYTES = 1_048_576
-"""Largest producer batch per partition. Faust's 16 KiB default is smaller than one busy
-user's state record, which then travelled alone in its own produce request."""
-
-FETCH_MAX_WAIT_MS = 10
-"""How long a fetch may wait for records. Faust fixes it at 1,500 ms, and the local broker
-holds a fetch for a good part of that even when records arrive (measured: a record every
-10 ms reached a consumer after 258 ms at the median with 1,500 ms, 26 ms with 100 ms and
-2 ms with 10 ms): a decision would wait that long before its request was even read. On
-Apache Kafka a fetch returns as soon as records are there; a short wait only means more
-fetch requests while the topics are idle."""
 
 MIN_REQUEST_TIMEOUT_S = 30.0
 """Floor of the broker request timeout; it is also never below twice the session timeout."""
@@ -67,9 +49,6 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "topic_partitions": settings.partitions_access,
         "topic_replication_factor": settings.kafka_replication_factor,
         "producer_acks": -1,  # acks=all
-        "producer_linger": PRODUCER_LINGER_S,
-        "producer_max_batch_size": PRODUCER_MAX_BATCH_BYTES,
-        "producer_max_request_size": 4 * PRODUCER_MAX_BATCH_BYTES,
         "processing_guarantee": "at_least_once",
         "table_standby_replicas": STANDBY_REPLICAS,
         # Recovery reads changelogs to their true end (riskseal.risk.recovery).
@@ -106,32 +85,6 @@ def broker_credentials(settings: Settings) -> SASLCredentials | SSLCredentials |
     )
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Faust's consumer thread with a fetch wait of :data:`FETCH_MAX_WAIT_MS`."""
-
-    def _create_worker_consumer(self, transport: Any) -> Any:  # an AIOKafkaConsumer
-        consumer = super()._create_worker_consumer(transport)
-        # Faust passes no setting for it; aiokafka reads this when the consumer starts.
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class _Transport(faust_aiokafka.Transport):
-    Consumer = _Consumer
-
-
-class RiskFaustApp(faust.App):
-    """A Faust app whose stream consumer fetches with :data:`FETCH_MAX_WAIT_MS`."""
-
-    def _new_transport(self) -> TransportT:
-        return _Transport(self.conf.broker_consumer, self)
-
-
 def build_app(settings: Settings) -> faust.App:
     """A Faust app with the id ``settings.risk_app_id``, configured by :func:`faust_settings`."""
-    return RiskFaustApp(settings.risk_app_id, **faust_settings(settings))
+    return faust.App(settings.risk_app_id, **faust_settings(settings))
