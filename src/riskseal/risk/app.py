@@ -26,6 +26,14 @@ WEB_HOST = "127.0.0.1"
 STANDBY_REPLICAS = 1
 """Each table partition has one standby copy on another worker, for fast failover."""
 
+PRODUCER_LINGER_S = 0.005
+"""How long the producer waits to fill a batch: decisions, alerts and table changelog
+records of many events go out in one produce request instead of one request each."""
+
+PRODUCER_MAX_BATCH_BYTES = 1_048_576
+"""Largest producer batch per partition. Faust's 16 KiB default is smaller than one busy
+user's state record, which then travelled alone in its own produce request."""
+
 MIN_REQUEST_TIMEOUT_S = 30.0
 """Floor of the broker request timeout; it is also never below twice the session timeout."""
 
@@ -49,6 +57,9 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "topic_partitions": settings.partitions_access,
         "topic_replication_factor": settings.kafka_replication_factor,
         "producer_acks": -1,  # acks=all
+        "producer_linger": PRODUCER_LINGER_S,
+        "producer_max_batch_size": PRODUCER_MAX_BATCH_BYTES,
+        "producer_max_request_size": 4 * PRODUCER_MAX_BATCH_BYTES,
         "processing_guarantee": "at_least_once",
         "table_standby_replicas": STANDBY_REPLICAS,
         # Recovery reads changelogs to their true end (riskseal.risk.recovery).

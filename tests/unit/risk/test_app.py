@@ -10,7 +10,14 @@ import pytest
 from faust.auth import SASLCredentials, SSLCredentials
 from pydantic import SecretStr
 
-from riskseal.risk.app import WEB_HOST, broker_credentials, build_app, faust_settings
+from riskseal.risk.app import (
+    PRODUCER_LINGER_S,
+    PRODUCER_MAX_BATCH_BYTES,
+    WEB_HOST,
+    broker_credentials,
+    build_app,
+    faust_settings,
+)
 from riskseal.risk.tables import build_tables, changelog_topic
 from riskseal.risk.topics import build_topics, ip_failures_topic, worker_topic_partitions
 from riskseal.settings import Settings
@@ -58,6 +65,10 @@ def test_the_app_is_configured_from_the_settings() -> None:
         assert conf.topic_partitions == 6
         assert conf.topic_replication_factor == 1
         assert conf.producer_acks == -1
+        # A user's state (tens of KB) must not travel alone in its own produce request.
+        assert conf.producer_linger == PRODUCER_LINGER_S > 0
+        assert conf.producer_max_batch_size == PRODUCER_MAX_BATCH_BYTES >= 1 << 20
+        assert conf.producer_max_request_size >= conf.producer_max_batch_size
         assert conf.processing_guarantee.value == "at_least_once"
         assert conf.table_standby_replicas == 1
         assert conf.web_host == WEB_HOST == "127.0.0.1"
