@@ -14,14 +14,18 @@ before it commits source offsets, so a crash repeats work instead of losing it, 
 engine answers a repeated event with the same decision without counting it twice.
 
 Between reading a table value and writing it back there is no ``await``, so the agents,
-which run on one event loop, never interleave on the same key.
+which run on one event loop, never interleave on the same key. Decoded states are kept in a
+small cache (:class:`StateCache`) as long as the table still holds the bytes they were
+decoded from, so a busy user's state is not decoded again for every record.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import faust
 from faust.types import EventT, StreamT, TableT, TopicT
@@ -38,12 +42,51 @@ from riskseal.risk.topics import RiskTopics
 log = logging.getLogger(__name__)
 
 Output = tuple[bytes, bytes]  # (key, value) of a record to publish
+State = TypeVar("State", UserState, IpState)
+
+STATE_CACHE_SIZE = 4_096
+"""Decoded states kept per table (least recently used dropped first)."""
+
+
+class StateCache(Generic[State]):
+    """Decoded states by key, each valid while its key still holds the bytes it came from.
+
+    The engine updates states in place: after a step, :meth:`keep` the state with its new
+    bytes; after a failed step, :meth:`drop` it (it may be half updated).
+    """
+
+    def __init__(self, decode: Callable[[bytes], State], size: int = STATE_CACHE_SIZE) -> None:
+        self._decode: Callable[[bytes], State] = decode
+        self._size = size
+        self._entries: OrderedDict[bytes, tuple[bytes, State]] = OrderedDict()
+
+    def load(self, key: bytes, data: bytes | None) -> State | None:
+        """The state encoded by ``data`` (the key's current bytes), from the cache if it can."""
+        if data is None:
+            return None
+        entry = self._entries.get(key)
+        if entry is not None and (entry[0] is data or entry[0] == data):
+            self._entries.move_to_end(key)
+            return entry[1]
+        return self._decode(data)
+
+    def keep(self, key: bytes, data: bytes, state: State) -> None:
+        """Remember that ``state`` is what ``data`` encodes."""
+        self._entries[key] = (data, state)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def drop(self, key: bytes) -> None:
+        """Forget the state of ``key``."""
+        self._entries.pop(key, None)
 
 
 @dataclass(frozen=True, slots=True)
-class _Outcome:
+class _Outcome(Generic[State]):
     """A step with its outputs encoded: nothing is written until all of them encode."""
 
+    decoded: State
     state: bytes
     decisions: list[Output]
     alerts: list[Output]
@@ -60,6 +103,8 @@ class RiskProcessor:
         self.topics = topics
         self.tables = tables
         self.codec = codec
+        self.user_states: StateCache[UserState] = StateCache(UserState.from_bytes)
+        self.ip_states: StateCache[IpState] = StateCache(IpState.from_bytes)
 
     async def on_request(self, event: EventT[bytes]) -> None:
         """Decide one access request (or dead-letter it)."""
@@ -71,12 +116,17 @@ class RiskProcessor:
         key = request.user_id.encode()  # read_request checked it is the record key
         old = self.tables.users.get(key)
         outcome = self._guarded(
-            event, lambda: self._user_outcome(self.engine.on_request(_user(old), request))
+            event,
+            lambda: self._user_outcome(
+                self.engine.on_request(self.user_states.load(key, old), request)
+            ),
         )
         if isinstance(outcome, Rejection):
+            self.user_states.drop(key)
             await self.deadletter(event, outcome)
             return
         _store(self.tables.users, key, old, outcome.state)
+        self.user_states.keep(key, outcome.state, outcome.decoded)
         await _publish(self.topics.decisions, outcome.decisions)
         await _publish(self.topics.alerts, outcome.alerts)
 
@@ -90,12 +140,17 @@ class RiskProcessor:
         key = action.user_id.encode()
         old = self.tables.users.get(key)
         outcome = self._guarded(
-            event, lambda: self._user_outcome(self.engine.on_action(_user(old), action))
+            event,
+            lambda: self._user_outcome(
+                self.engine.on_action(self.user_states.load(key, old), action)
+            ),
         )
         if isinstance(outcome, Rejection):
+            self.user_states.drop(key)
             await self.deadletter(event, outcome)
             return
         _store(self.tables.users, key, old, outcome.state)
+        self.user_states.keep(key, outcome.state, outcome.decoded)
         await _publish(self.topics.alerts, outcome.alerts)
         if outcome.ip_failure is not None:
             await self.topics.ip_failures.send(
@@ -117,12 +172,17 @@ class RiskProcessor:
             return
         old = self.tables.ips.get(key)
         outcome = self._guarded(
-            event, lambda: self._ip_outcome(self.engine.on_ip_failure(_ip(old), action))
+            event,
+            lambda: self._ip_outcome(
+                self.engine.on_ip_failure(self.ip_states.load(key, old), action)
+            ),
         )
         if isinstance(outcome, Rejection):
+            self.ip_states.drop(key)
             await self.deadletter(event, outcome)
             return
         _store(self.tables.ips, key, old, outcome.state)
+        self.ip_states.keep(key, outcome.state, outcome.decoded)
         await _publish(self.topics.alerts, outcome.alerts)
 
     async def deadletter(self, event: EventT[bytes], rejection: Rejection) -> None:
@@ -151,33 +211,28 @@ class RiskProcessor:
         return changed
 
     # --- internals -------------------------------------------------------------------------
-    def _user_outcome(self, step: Step) -> _Outcome:
+    def _user_outcome(self, step: Step) -> _Outcome[UserState]:
         decisions = [] if step.decision is None else [self._encoded(step.decision)]
         alerts = [self._encoded(alert) for alert in step.alerts]
-        return _Outcome(step.state.to_bytes(), decisions, alerts, step.ip_failure)
+        return _Outcome(step.state, step.state.to_bytes(), decisions, alerts, step.ip_failure)
 
-    def _ip_outcome(self, step: IpStep) -> _Outcome:
-        return _Outcome(step.state.to_bytes(), [], [self._encoded(a) for a in step.alerts])
+    def _ip_outcome(self, step: IpStep) -> _Outcome[IpState]:
+        alerts = [self._encoded(a) for a in step.alerts]
+        return _Outcome(step.state, step.state.to_bytes(), [], alerts)
 
     def _encoded(self, event: Decision | Alert) -> Output:
         return event.user_id.encode(), self.codec.encode_event(event)
 
     @staticmethod
-    def _guarded(event: EventT[bytes], compute: Callable[[], _Outcome]) -> _Outcome | Rejection:
+    def _guarded(
+        event: EventT[bytes], compute: Callable[[], _Outcome[State]]
+    ) -> _Outcome[State] | Rejection:
         """Run the engine; a failure dead-letters this record instead of stopping the stream."""
         try:
             return compute()
         except Exception as exc:  # one poison record must not stop the stream
             log.exception("risk engine failed on %s", _where(event))
             return Rejection(DeadLetterReason.ENGINE_ERROR, f"{type(exc).__name__}: {exc}")
-
-
-def _user(data: bytes | None) -> UserState | None:
-    return None if data is None else UserState.from_bytes(data)
-
-
-def _ip(data: bytes | None) -> IpState | None:
-    return None if data is None else IpState.from_bytes(data)
 
 
 def _store(table: TableT[bytes, bytes], key: bytes, old: bytes | None, new: bytes) -> None:

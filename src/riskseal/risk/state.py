@@ -3,20 +3,22 @@
 The risk processor keeps one :class:`UserState` per user in a plain (not windowed) table, so
 no part of it depends on wall-clock expiry: every window here is a set of minute buckets
 pruned against the newest event time the user has produced. Every collection has a fixed
-upper bound, so a user's state stays a few kilobytes however long they are active.
+upper bound, so a user's state stays within tens of kilobytes however long they are active.
 
 Windows are order-insensitive within their span: the same events in any order leave the
-same buckets. State encodes to compact JSON (``to_bytes``) for the Faust table, with a
-version number so an incompatible layout is refused rather than misread.
+same buckets. State encodes to compact JSON with sorted keys (``to_bytes``; orjson, as a
+worker encodes a state after every event) for the Faust table, with a version number so an
+incompatible layout is refused rather than misread.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from riskseal.errors import StateDecodeError
 
@@ -233,7 +235,7 @@ class UserState:
                 [key, base64.b64encode(value).decode()] for key, value in self.decisions.items()
             ],
         }
-        return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+        return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> UserState:
@@ -307,7 +309,7 @@ class IpState:
             "alerted": self.alerted,
             "seen": list(self.seen),
         }
-        return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+        return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> IpState:
@@ -344,7 +346,7 @@ def _evict_oldest(values: dict[str, int], limit: int) -> None:
 
 def _load(data: bytes, what: str) -> dict[str, Any]:
     try:
-        document = json.loads(data)
+        document = orjson.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise StateDecodeError(f"{what}: not JSON ({exc})") from exc
     if not isinstance(document, dict):

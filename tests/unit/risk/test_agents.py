@@ -257,6 +257,31 @@ def test_an_engine_failure_dead_letters_that_record_only() -> None:
     run(body)
 
 
+class HalfUpdatingEngine(ExplodingEngine):
+    """Fails on the poison request after changing the state it was given."""
+
+    def on_request(self, state: UserState | None, request: AccessRequest) -> Step:
+        if request.event_id == self.poison and state is not None:
+            state.events += 100
+        return super().on_request(state, request)
+
+
+def test_a_state_left_half_updated_by_a_failed_step_is_not_reused() -> None:
+    async def body() -> None:
+        poison = str(uuid.uuid4())
+        harness = make_harness(HalfUpdatingEngine(_engine(), poison))
+        async with running(harness.agents["requests"]) as agent:
+            await agent.put(CODEC.encode_event(request("alice")), key=b"alice")
+            await harness.decisions.wait_for(1)
+            await agent.put(CODEC.encode_event(request("alice", event_id=poison)), key=b"alice")
+            await harness.deadletter.wait_for(1)
+            await agent.put(CODEC.encode_event(request("alice")), key=b"alice")
+            await harness.decisions.wait_for(2)
+        assert UserState.from_bytes(harness.tables.users[b"alice"]).events == 2
+
+    run(body)
+
+
 def test_reload_asks_the_engine(caplog: pytest.LogCaptureFixture) -> None:
     async def body() -> None:
         engine = ExplodingEngine(_engine(), "-")
