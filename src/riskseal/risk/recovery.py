@@ -105,7 +105,12 @@ def true_end_offsets(
 
 
 class TrueEndRecovery(Recovery):
-    """Faust's recovery with end offsets read to the true end (see the module docstring)."""
+    """Faust's recovery with end offsets read to the true end, and stream partitions sought
+    to their commits before they are resumed (see the module docstring).
+
+    ``_resume_streams`` and ``on_recovery_completed`` are faust-streaming 0.15.3's, reordered;
+    ``tests/unit/risk/test_recovery_order.py`` pins the order they must keep.
+    """
 
     kafka_config: ClassVar[KafkaConfig] = {}
 
