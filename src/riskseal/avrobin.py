@@ -15,7 +15,11 @@ def zigzag(value: int) -> bytes:
     """Avro ``int``/``long``."""
     if 0 <= value < 64:
         return _SMALL[value]
-    number = (value << 1) ^ (value >> 63)
+    return uvarint((value << 1) ^ (value >> 63))
+
+
+def uvarint(number: int) -> bytes:
+    """The minimal unsigned varint of ``number`` (``zigzag`` without the sign folding)."""
     out = bytearray()
     while number > 0x7F:
         out.append((number & 0x7F) | 0x80)

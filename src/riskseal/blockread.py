@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from riskseal.avrobin import uvarint, zigzag
+
 SYNC_SIZE = 16
 """Bytes in an Avro container's sync marker."""
 
@@ -250,7 +252,7 @@ class _Scan:
                 if closed:
                     continue
             fields, prefix_end, next_pos = _record_at(buf, pos, end)
-            codes(_encode_long(fields[2]))
+            codes(zigzag(fields[2]))
             out(buf[pos:next_pos])
             self.partitions[fields[0], fields[1]] += 1
             self.generic += 1
@@ -406,20 +408,6 @@ def _utf8(data: bytes) -> str:
         raise _Defer from None
 
 
-def _encode_long(value: int) -> bytes:
-    """The minimal zig-zag varint of a 64-bit ``value``."""
-    return _uvarint((value << 1) ^ (value >> 63))
-
-
-def _uvarint(number: int) -> bytes:
-    out = bytearray()
-    while number > 0x7F:
-        out.append((number & 0x7F) | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
-
-
 def _decode_long(code: bytes) -> int:
     value, _ = _long(code, 0, len(code))
     return value
@@ -444,7 +432,7 @@ def consecutive_codes(first: int, count: int) -> bytes:
     while number < stop:
         high, low = divmod(number, 64)
         run = min(64 - low, stop - number)
-        suffix = _uvarint(high)
+        suffix = uvarint(high)
         parts.append(suffix.join(_LOW[low : low + run]))
         parts.append(suffix)
         number += run

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Message
 
-from riskseal.avrobin import zigzag
+from riskseal.avrobin import uvarint, zigzag
 from riskseal.block import encode_record, record_prefix
 from riskseal.contract.codec import HEADER_SIZE, MAGIC, EventCodec
 from riskseal.contract.schemas_set import EventType
@@ -41,15 +41,6 @@ _TRAILER = b"\x00\x00"
 """No headers (an empty array), then no flag (the null branch)."""
 _NO_OFFSET = -1
 """``Batch.next_offset`` of an empty chain: the first record may have any offset."""
-
-
-def _uvarint(number: int) -> bytes:
-    out = bytearray()
-    while number > 0x7F:
-        out.append((number & 0x7F) | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,10 +212,10 @@ class Batch:
             ):
                 high = offset >> 6
                 if high != offset_high:
-                    offset_high, offset_code = high, _uvarint(high)
+                    offset_high, offset_code = high, uvarint(high)
                 high = stamp >> 6
                 if high != stamp_high:
-                    stamp_high, stamp_code = high, _uvarint(high)
+                    stamp_high, stamp_code = high, uvarint(high)
                 data = b"".join(
                     (
                         prefix,
