@@ -17,7 +17,6 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import faust
 
@@ -29,7 +28,7 @@ from riskseal.risk.tables import RiskTables, build_tables
 from riskseal.risk.topics import RiskTopics, build_topics, worker_topic_partitions
 from riskseal.risk.web import register_pages
 from riskseal.settings import Settings
-from riskseal.stack.provision import ensure_topics
+from riskseal.stack.provision import ensure_settings_topics
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +70,7 @@ def create_risk_app(settings: Settings, engine: RiskEngine | None = None) -> Ris
 
 def provision_topics(settings: Settings) -> None:
     """Create the topics the worker reads and writes, if missing; check their partitions."""
-    security: dict[str, Any] = {
-        name: value
-        for name, value in settings.kafka_config().items()
-        if name != "bootstrap.servers" and isinstance(value, str | int)
-    }
-    ensure_topics(
-        settings.kafka_bootstrap,
-        worker_topic_partitions(settings),
-        settings.kafka_replication_factor,
-        **security,
-    )
+    ensure_settings_topics(settings, worker_topic_partitions(settings))
 
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from confluent_kafka import KafkaError, KafkaException
@@ -17,6 +17,8 @@ from riskseal.stack.process import ServerProcess, pid_is_alive
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from riskseal.settings import Settings
 
 POLL_INTERVAL_S = 0.1
 
@@ -204,3 +206,15 @@ def ensure_topics(
                 f"topic {name} has {actual} partitions, settings want {count}; "
                 "delete it or change the partition setting"
             )
+
+
+def ensure_settings_topics(settings: Settings, partitions: Mapping[str, int]) -> None:
+    """:func:`ensure_topics` on the settings' cluster, with its security configuration."""
+    security: dict[str, Any] = {
+        name: value
+        for name, value in settings.kafka_config().items()
+        if name != "bootstrap.servers" and isinstance(value, str | int)
+    }
+    ensure_topics(
+        settings.kafka_bootstrap, partitions, settings.kafka_replication_factor, **security
+    )

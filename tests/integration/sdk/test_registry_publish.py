@@ -35,7 +35,7 @@ from riskseal.contract.registry import RegistrySchemaLookup, registry_client
 from riskseal.errors import ContractError, InvalidEventError
 from riskseal.sdk import AsyncAuditClient, AuditClient
 from riskseal.settings import Settings
-from riskseal.stack.provision import ensure_topics
+from riskseal.stack.provision import ensure_settings_topics
 from tests.integration.conftest import RealStack
 from tests.unit.contract.test_registry_codec import mock_registry
 
@@ -55,20 +55,13 @@ def _fresh_source(real_stack: RealStack, **changes: Any) -> Settings:
             **changes,
         }
     )
-    security: dict[str, Any] = {
-        name: value
-        for name, value in settings.kafka_config().items()
-        if name != "bootstrap.servers" and isinstance(value, str | int)
-    }
-    ensure_topics(
-        settings.kafka_bootstrap,
+    ensure_settings_topics(
+        settings,
         {
             settings.topic_requests: settings.partitions_access,
             settings.topic_actions: settings.partitions_access,
             settings.topic_decisions: settings.partitions_decisions,
         },
-        settings.kafka_replication_factor,
-        **security,
     )
     return settings
 
