@@ -44,7 +44,7 @@ from riskseal.contract.schemas_set import (
     default_schemas,
     without_logical_types,
 )
-from riskseal.contract.validation import compile_validator
+from riskseal.contract.validation import compile_decoded_validator, compile_validator
 from riskseal.errors import (
     EventTooLargeError,
     InvalidEventError,
@@ -110,10 +110,19 @@ class EventCodec:
             schema.event_type: compile_validator(schema.event_type.value, schema.declared)
             for schema in self.schemas
         }
+        self._decoded_validators = {
+            schema.event_type: compile_decoded_validator(schema.event_type.value, schema.declared)
+            for schema in self.schemas
+        }
 
     def validate(self, event_type: EventType, record: Any) -> None:
         """Raise InvalidEventError naming the first field of ``record`` that is wrong."""
         self._validators[event_type](record)
+
+    def validate_decoded(self, decoded: DecodedEvent) -> None:
+        """:meth:`validate` for an event :meth:`decode` returned, skipping what decoding has
+        already proved (types, presence of fields); the same error for the same record."""
+        self._decoded_validators[decoded.event_type](decoded.record)
 
     def encode(self, event_type: EventType, record: dict[str, Any]) -> bytes:
         """Validate ``record`` and return its single-object encoding."""

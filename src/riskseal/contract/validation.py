@@ -106,6 +106,123 @@ def compile_validator(event_name: str, schema: Mapping[str, Any]) -> Callable[[A
     return validate
 
 
+def compile_decoded_validator(event_name: str, schema: Mapping[str, Any]) -> Callable[[Any], None]:
+    """Like :func:`compile_validator`, for records fastavro has just decoded with ``schema``.
+
+    Decoding already proves what Avro's types say: every field present, no other field,
+    strings valid UTF-8, enum symbols known, longs in range. What it cannot prove is checked
+    here, by the very checks :func:`compile_validator` uses (same paths, same messages):
+    UUIDs, timestamps, the range of ``int`` fields, finite doubles, and the semantic checks.
+    Fields without such a check are not visited.
+    """
+    check = _compile_decoded(schema, {}, namespace="")
+    if check is None:
+        return lambda record: None
+
+    def validate(record: Any) -> None:
+        try:
+            check(record, "")
+        except FieldError as error:
+            raise InvalidEventError(event_name, error.path or "(event)", error.reason) from None
+
+    return validate
+
+
+def _compile_decoded(schema: Any, named: dict[str, Check | None], namespace: str) -> Check | None:
+    if isinstance(schema, str):
+        qualified = f"{namespace}.{schema}" if namespace and "." not in schema else schema
+        for name in (schema, qualified):
+            if name in named:
+                return named[name]
+        if schema in _PRIMITIVE_NAMES:
+            return _decoded_primitive(schema, None)
+        raise ValueError(f"{schema!r} is used before it is defined (recursive types unsupported)")
+    if isinstance(schema, list):
+        others = [branch for branch in schema if branch != "null"]
+        if len(others) != 1:
+            raise ValueError("only [null, T] unions are used in riskseal schemas")
+        inner = _compile_decoded(others[0], named, namespace)
+        if inner is None:
+            return None
+        present_check = inner
+
+        def check_union(value: Any, path: str) -> None:
+            if value is not None:
+                present_check(value, path)
+
+        return check_union
+    kind = schema["type"]
+    if kind == "record":
+        return _decoded_record(schema, named, namespace)
+    if kind == "enum":
+        named[_full_name(schema, namespace)] = None
+        return None
+    if kind in ("array", "map"):
+        inner = _compile_decoded(schema["items" if kind == "array" else "values"], named, namespace)
+        if inner is None:
+            return None
+        element_check = inner
+        if kind == "array":
+
+            def check_array(value: Any, path: str) -> None:
+                for index, element in enumerate(value):
+                    element_check(element, f"{path}[{index}]")
+
+            return check_array
+
+        def check_map(value: Any, path: str) -> None:
+            for key, element in value.items():
+                element_check(element, f"{path}[{key!r}]")
+
+        return check_map
+    return _decoded_primitive(kind, schema.get("logicalType"))
+
+
+_PRIMITIVE_NAMES = frozenset(
+    ("null", "boolean", "int", "long", "float", "double", "bytes", "string")
+)
+
+
+def _decoded_primitive(kind: str, logical: str | None) -> Check | None:
+    timestamp = logical in ("timestamp-millis", "timestamp-micros")
+    if (kind == "string" and logical == "uuid") or kind in ("double", "float") or kind == "int":
+        return _primitive(kind, logical)
+    if kind == "long" and timestamp:
+        return _primitive(kind, logical)
+    return None  # what decoding a long, string, boolean, bytes or null returns is valid
+
+
+def _decoded_record(
+    schema: Mapping[str, Any], named: dict[str, Check | None], namespace: str
+) -> Check | None:
+    full_name = _full_name(schema, namespace)
+    record_namespace = full_name.rpartition(".")[0]
+    short_name = full_name.rpartition(".")[2]
+    fields: list[tuple[str, Check]] = []
+    for field in schema["fields"]:
+        field_check = _compile_decoded(field["type"], named, record_namespace)
+        semantic = SEMANTIC_CHECKS.get(f"{short_name}.{field['name']}")
+        if semantic is not None:
+            field_check = _with_semantic(field_check or _no_check, semantic)
+        if field_check is not None:
+            fields.append((field["name"], field_check))
+    if not fields:
+        named[full_name] = None
+        return None
+
+    def check(value: Any, path: str) -> None:
+        prefix = f"{path}." if path else ""
+        for name, field_check in fields:
+            field_check(value[name], prefix + name)
+
+    named[full_name] = check
+    return check
+
+
+def _no_check(value: Any, path: str) -> None:
+    return None
+
+
 def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 

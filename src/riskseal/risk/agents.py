@@ -212,13 +212,22 @@ class RiskProcessor:
 
     # --- internals -------------------------------------------------------------------------
     def _user_outcome(self, step: Step) -> _Outcome[UserState]:
-        decisions = [] if step.decision is None else [self._encoded(step.decision)]
+        decisions = [] if step.decision is None else [self._decision(step, step.decision)]
         alerts = [self._encoded(alert) for alert in step.alerts]
         return _Outcome(step.state, step.state.to_bytes(), decisions, alerts, step.ip_failure)
 
     def _ip_outcome(self, step: IpStep) -> _Outcome[IpState]:
         alerts = [self._encoded(a) for a in step.alerts]
         return _Outcome(step.state, step.state.to_bytes(), [], alerts)
+
+    def _decision(self, step: Step, decision: Decision) -> Output:
+        """The decision as a record: the very bytes the engine keeps in the state to answer a
+        redelivery (encoded again only when they exceed this worker's size limit, to raise
+        its error)."""
+        kept = step.encoded_decision
+        if kept is None or len(kept) > self.codec.max_event_bytes:
+            return self._encoded(decision)
+        return decision.user_id.encode(), kept
 
     def _encoded(self, event: Decision | Alert) -> Output:
         return event.user_id.encode(), self.codec.encode_event(event)

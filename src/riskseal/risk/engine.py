@@ -79,6 +79,8 @@ class Step:
     """For a refused sign-in with a source address: the address, to count across users."""
     features: Features | None = None
     """The event's features (``None`` for a redelivered event that was skipped)."""
+    encoded_decision: bytes | None = None
+    """``decision`` as the engine encoded it (and keeps it in the state): publish these bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,7 @@ class RiskEngine:
             decision = typed_event(self._codec.decode(stored))
             if not isinstance(decision, Decision):
                 raise StateDecodeError(f"user {state.user_id}: a stored decision is not one")
-            return Step(state, decision, ())
+            return Step(state, decision, (), encoded_decision=stored)
         features = extract(state, request)
         scored = score(self.rules, features, "request")
         before = state.user_risk
@@ -202,9 +204,10 @@ class RiskEngine:
         if verdict is Verdict.STEP_UP:
             state.last_challenge = request.time
         state.mark_seen(request.event_id)
-        state.keep_decision(request.event_id, self._codec.encode_event(decision))
+        encoded = self._codec.encode_event(decision)
+        state.keep_decision(request.event_id, encoded)
         alerts = self._alerts(state, request, scored, before, user_risk, (request.event_id,))
-        return Step(state, decision, alerts, features=features)
+        return Step(state, decision, alerts, features=features, encoded_decision=encoded)
 
     def on_action(self, state: UserState | None, action: AccessAction) -> Step:
         """Fold ``action`` into the user's behaviour; alert when it is risky."""

@@ -59,7 +59,7 @@ def _read(
             f"a {decoded.event_type.value} where a {expected.value} was expected",
         )
     try:
-        codec.validate(decoded.event_type, decoded.record)
+        codec.validate_decoded(decoded)
     except InvalidEventError as exc:
         return Rejection(DeadLetterReason.INVALID, str(exc))
     event = typed_event(decoded)

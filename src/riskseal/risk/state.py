@@ -150,6 +150,10 @@ class UserState:
     """Recently processed event ids, oldest first."""
     decisions: dict[str, bytes] = field(default_factory=dict)
     """Recent request ids → their encoded decision, oldest first."""
+    _decision_texts: dict[str, tuple[bytes, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Base64 text of each kept decision, so encoding the state does not redo it per event."""
 
     # --- bounded updates -----------------------------------------------------------------
     def remember_value(self, kind: str, value: str | None, time_ms: int) -> None:
@@ -231,11 +235,20 @@ class UserState:
             "alerted": self.alerted,
             "seen": list(self.seen),
             # A list, not an object: the order (oldest first) decides which one is evicted.
-            "decisions": [
-                [key, base64.b64encode(value).decode()] for key, value in self.decisions.items()
-            ],
+            "decisions": self._decision_list(),
         }
         return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+    def _decision_list(self) -> list[list[str]]:
+        texts = self._decision_texts
+        kept: dict[str, tuple[bytes, str]] = {}
+        for request_id, encoded in self.decisions.items():
+            entry = texts.get(request_id)
+            if entry is None or entry[0] is not encoded:
+                entry = (encoded, base64.b64encode(encoded).decode())
+            kept[request_id] = entry
+        self._decision_texts = kept
+        return [[request_id, entry[1]] for request_id, entry in kept.items()]
 
     @classmethod
     def from_bytes(cls, data: bytes) -> UserState:

@@ -317,6 +317,18 @@ def test_user_state_round_trips_through_bytes(
     assert list(restored.seen) == list(state.seen)
 
 
+def test_state_bytes_follow_a_kept_decision_that_changed_in_place() -> None:
+    # Encoding the state reuses each kept decision's base64 text; it must notice new bytes.
+    state = UserState("alice")
+    state.keep_decision("r1", b"first")
+    state.keep_decision("r2", b"second")
+    state.to_bytes()
+    state.decisions["r1"] = b"other"
+    del state.decisions["r2"]
+    restored = UserState.from_bytes(state.to_bytes())
+    assert restored.decisions == {"r1": b"other"}
+
+
 def test_a_restored_state_evicts_the_same_decisions_as_the_live_one() -> None:
     live = UserState("alice")
     for request_id in ("f", "a", "c"):  # insertion order is not sorted order
