@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,6 +26,14 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 EXTERNAL_ENV = ("RISKSEAL_KAFKA_BOOTSTRAP", "RISKSEAL_S3_ENDPOINT")
+TOPIC_ROLES = ("requests", "actions", "decisions", "alerts", "deadletter")
+
+
+def on_fresh_topics(settings: Settings, name: str, **changes: Any) -> Settings:
+    """``settings`` with topics of a test's own (``{name}.requests``, ``{name}.actions``, ...)
+    and ``changes``: the test reads only what it produced, whatever ran before it."""
+    topics = {f"topic_{role}": f"{name}.{role}" for role in TOPIC_ROLES}
+    return settings.model_copy(update={**topics, **changes})
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from riskseal.risk.topics import ip_failures_topic
 from riskseal.risk.worker import provision_topics
 from riskseal.settings import Settings
 from riskseal.stack.process import pid_is_alive
-from tests.integration.conftest import RealStack
+from tests.integration.conftest import RealStack, on_fresh_topics
 
 pytestmark = pytest.mark.integration
 
@@ -112,16 +112,7 @@ def test_workers_are_stopped_when_the_demo_is_interrupted(
     real_stack: RealStack, tmp_path: Path
 ) -> None:
     tag = uuid.uuid4().hex[:10]
-    settings = real_stack.settings.model_copy(
-        update={
-            "topic_requests": f"d{tag}.requests",
-            "topic_actions": f"d{tag}.actions",
-            "topic_decisions": f"d{tag}.decisions",
-            "topic_alerts": f"d{tag}.alerts",
-            "topic_deadletter": f"d{tag}.deadletter",
-            "risk_app_id": f"demo-{tag}",
-        }
-    )
+    settings = on_fresh_topics(real_stack.settings, f"d{tag}", risk_app_id=f"demo-{tag}")
     provision_topics(settings)
     pool = WorkerPool(settings, tmp_path, 1, "memory")
     with pytest.raises(KeyboardInterrupt), pool:

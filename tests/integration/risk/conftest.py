@@ -32,7 +32,7 @@ from riskseal.contract.events import Decision
 from riskseal.risk.state import UserState
 from riskseal.risk.worker import provision_topics
 from riskseal.settings import Settings
-from tests.integration.conftest import RealStack
+from tests.integration.conftest import RealStack, on_fresh_topics
 
 CODEC = EventCodec()
 READY_TIMEOUT_S = 60.0
@@ -298,18 +298,13 @@ def describe_offsets(located: dict[str, tuple[int, int]]) -> str:
 def risk_world(real_stack: RealStack, tmp_path: Path) -> Iterator[RiskWorld]:
     """Fresh topics and app id on the session stack; workers killed afterwards."""
     tag = uuid.uuid4().hex[:10]
-    settings = real_stack.settings.model_copy(
-        update={
-            "topic_requests": f"r{tag}.requests",
-            "topic_actions": f"r{tag}.actions",
-            "topic_decisions": f"r{tag}.decisions",
-            "topic_alerts": f"r{tag}.alerts",
-            "topic_deadletter": f"r{tag}.deadletter",
-            "partitions_access": 4,
-            "partitions_decisions": 2,
-            "risk_app_id": f"risk-{tag}",
-            "risk_reload_interval_s": 2.0,
-        }
+    settings = on_fresh_topics(
+        real_stack.settings,
+        f"r{tag}",
+        partitions_access=4,
+        partitions_decisions=2,
+        risk_app_id=f"risk-{tag}",
+        risk_reload_interval_s=2.0,
     )
     provision_topics(settings)
     world = RiskWorld(settings, tmp_path, local=real_stack.local is not None)

@@ -36,7 +36,7 @@ from riskseal.errors import ContractError, InvalidEventError
 from riskseal.sdk import AsyncAuditClient, AuditClient
 from riskseal.settings import Settings
 from riskseal.stack.provision import ensure_settings_topics
-from tests.integration.conftest import RealStack
+from tests.integration.conftest import RealStack, on_fresh_topics
 from tests.unit.contract.test_registry_codec import mock_registry
 
 REAL_REGISTRY_ENV = "RISKSEAL_SCHEMA_REGISTRY_URL"
@@ -46,15 +46,7 @@ def _fresh_source(real_stack: RealStack, **changes: Any) -> Settings:
     """A new source id and topics of this test's own: other tests read the shared topics
     from the start and expect single-object values there."""
     tag = uuid.uuid4().hex[:10]
-    settings = real_stack.settings.model_copy(
-        update={
-            "source_id": f"test-{tag}",
-            "topic_requests": f"reg{tag}.requests",
-            "topic_actions": f"reg{tag}.actions",
-            "topic_decisions": f"reg{tag}.decisions",
-            **changes,
-        }
-    )
+    settings = on_fresh_topics(real_stack.settings, f"reg{tag}", source_id=f"test-{tag}", **changes)
     ensure_settings_topics(
         settings,
         {

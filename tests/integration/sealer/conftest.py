@@ -20,7 +20,7 @@ from riskseal.sealer.service import Sealer
 from riskseal.sealer.store import S3BlockStore
 from riskseal.settings import Settings
 from riskseal.stack.provision import ensure_topics
-from tests.integration.conftest import RealStack
+from tests.integration.conftest import RealStack, on_fresh_topics
 
 
 @dataclass
@@ -70,21 +70,16 @@ class SealingWorld:
 def world(real_stack: RealStack, tmp_path: Path) -> SealingWorld:
     """Fresh topics, prefix and group on the session stack, and a new signing key."""
     tag = uuid.uuid4().hex[:10]
-    settings = real_stack.settings.model_copy(
-        update={
-            "topic_requests": f"t{tag}.requests",
-            "topic_actions": f"t{tag}.actions",
-            "topic_decisions": f"t{tag}.decisions",
-            "topic_alerts": f"t{tag}.alerts",
-            "topic_deadletter": f"t{tag}.deadletter",
-            "partitions_access": 3,
-            "partitions_decisions": 2,
-            "s3_prefix": f"tests/{tag}",
-            "sealer_group_id": f"sealer-{tag}",
-            "seal_max_records": 500,
-            "seal_max_age_s": 0.3,
-            "checkpoint_interval_s": 0.5,
-        }
+    settings = on_fresh_topics(
+        real_stack.settings,
+        f"t{tag}",
+        partitions_access=3,
+        partitions_decisions=2,
+        s3_prefix=f"tests/{tag}",
+        sealer_group_id=f"sealer-{tag}",
+        seal_max_records=500,
+        seal_max_age_s=0.3,
+        checkpoint_interval_s=0.5,
     )
     ensure_topics(
         settings.kafka_bootstrap, settings.topic_partitions, settings.kafka_replication_factor
