@@ -23,11 +23,13 @@ Nothing here does I/O or hashing.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from riskseal.avrobin import uvarint, zigzag
 
@@ -46,12 +48,27 @@ class _Defer(Exception):
     """The fast reader is not sure; the strict reader must decide."""
 
 
+class ScannedBytes(tuple[bytes, ...]):
+    """Records' canonical bytes as the scan found them, with where each one's value starts.
+
+    The scan has matched every record up to its value already, so ``record_values`` slices
+    the values here instead of matching each record again. ``value_starts[i]`` is where the
+    value of record ``i`` starts in its bytes (it ends two bytes before their end: no headers,
+    no flag), or -1 for a record the scan read with the general parser. Every record whose
+    slice comes out empty (such a record, an empty value, a null one) is read again in full.
+    A slice or a copy of the tuple is a plain tuple, read record by record.
+    """
+
+    value_starts: list[int]
+
+
 @dataclass(frozen=True, slots=True)
 class ScannedRecords:
     """The records of a container, split and proved canonical by the fast reader."""
 
     record_bytes: tuple[bytes, ...]
-    """Each record's canonical bytes, in container order."""
+    """Each record's canonical bytes, in container order (a :class:`ScannedBytes` when the
+    scan knows where their values start)."""
     offsets: Sequence[int]
     """Each record's offset, in order: a ``range`` exactly when they are consecutive."""
     partitions: dict[tuple[str, int], int]
@@ -180,6 +197,8 @@ def _known_long(code: bytes) -> int:
 
 def record_values(record_bytes: Sequence[bytes]) -> list[bytes | None] | None:
     """Each record's value (None when absent); None if some record is not canonical."""
+    if isinstance(record_bytes, ScannedBytes):
+        return _scanned_values(record_bytes)
     values: list[bytes | None] = []
     add, lengths = values.append, _LENGTHS
     head: _Matcher | None = None
@@ -202,6 +221,28 @@ def record_values(record_bytes: Sequence[bytes]) -> list[bytes | None] | None:
     return values
 
 
+def _scanned_values(records: ScannedBytes) -> list[bytes | None] | None:
+    """The values where the scan found them (see :class:`ScannedBytes`)."""
+    ends = itertools.repeat(-len(_TRAILER))
+    sliced = list(map(bytes.__getitem__, records, map(slice, records.value_starts, ends)))
+    sizes = list(map(len, sliced))
+    values = cast(list[bytes | None], sliced)  # the records read in full may hold None
+    at = 0
+    while True:  # the empty slices: read those records in full
+        try:
+            at = sizes.index(0, at)
+        except ValueError:
+            return values
+        try:
+            fields, _, end = _record_at(records[at], 0, len(records[at]))
+        except _Defer:  # pragma: no cover - the scan has read this record already
+            return None
+        if end != len(records[at]):  # pragma: no cover - as above
+            return None
+        values[at] = fields[6]
+        at += 1
+
+
 # --- the scan ---------------------------------------------------------------------------
 class _Scan:
     """Walks records, collecting their bytes, offset encodings and partitions.
@@ -216,6 +257,7 @@ class _Scan:
 
     def __init__(self) -> None:
         self.record_bytes: list[bytes] = []
+        self.value_starts: list[int] = []
         self.offset_codes: list[bytes] = []
         self.partitions: Counter[tuple[str, int]] = Counter()
         self.common: tuple[str, int] | None = None
@@ -227,23 +269,28 @@ class _Scan:
         pos, end, remaining = 0, len(buf), count
         lengths, startswith = _LENGTHS, buf.startswith
         out, codes = self.record_bytes.append, self.offset_codes.append
+        starts = self.value_starts.append
         while remaining > 0:
             patterns = self.patterns
             found = None if patterns is None else patterns[0](buf, pos)
             if patterns is not None and found is not None:
                 next_head, before = patterns[1], len(self.record_bytes)
-                code, value_end = found[1], found.end() + lengths[found[3]]
+                start = found.end()
+                code, value_end = found[1], start + lengths[found[3]]
                 while True:  # the hot loop: one regex call per record
                     found = next_head(buf, value_end)
                     if found is None:
                         break
                     codes(code)
-                    out(buf[pos : value_end + 2])
-                    pos = value_end + 2
-                    code, value_end = found[1], found.end() + lengths[found[3]]
+                    starts(start - pos)
+                    value_end += 2  # the record's end: its trailer has matched
+                    out(buf[pos:value_end])
+                    pos, start = value_end, found.end()
+                    code, value_end = found[1], start + lengths[found[3]]
                 closed = startswith(_TRAILER, value_end)  # else: headers or a flag follow
                 if closed:
                     codes(code)
+                    starts(start - pos)
                     out(buf[pos : value_end + 2])
                     pos = value_end + 2
                 remaining -= len(self.record_bytes) - before
@@ -253,6 +300,7 @@ class _Scan:
                     continue
             fields, prefix_end, next_pos = _record_at(buf, pos, end)
             codes(zigzag(fields[2]))
+            starts(-1)  # read it in full for its value
             out(buf[pos:next_pos])
             self.partitions[fields[0], fields[1]] += 1
             self.generic += 1
@@ -267,9 +315,9 @@ class _Scan:
         common = len(self.record_bytes) - self.generic
         if self.common is not None and common:
             self.partitions[self.common] += common
-        return ScannedRecords(
-            tuple(self.record_bytes), _offsets(self.offset_codes), dict(self.partitions)
-        )
+        record_bytes = ScannedBytes(self.record_bytes)
+        record_bytes.value_starts = self.value_starts
+        return ScannedRecords(record_bytes, _offsets(self.offset_codes), dict(self.partitions))
 
 
 _Matcher = Callable[[bytes, int], "re.Match[bytes] | None"]

@@ -21,7 +21,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from riskseal.audit.verify import CheckedBlock, Finding, Verifier, topic_event_types
+from riskseal.audit.event_checks import topic_event_types
+from riskseal.audit.verify import CheckedBlock, Finding, Verifier
 from riskseal.block import SealedRecord
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.schemas_set import EventType

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from riskseal.audit.event_checks import topic_event_types
 from riskseal.audit.proof import ProofBundle
 from riskseal.audit.sources import TrailSource
-from riskseal.audit.verify import topic_event_types
 from riskseal.block import Block, ChainId, block_key
 from riskseal.contract.codec import EventCodec
 from riskseal.errors import ContractError, RiskSealError

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from riskseal.audit.event_checks import EventChecks
 from riskseal.audit.sources import ObjectVersion, TrailSource
 from riskseal.audit.verify_range import Span, VerifyRange, peek_header, resolve_span
 from riskseal.block import ZERO_HASH, Block, BlockHeader, ChainId, block_key
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.partial import PartialDecoder
-from riskseal.contract.schemas_set import EventType
-from riskseal.errors import ConfigError, ContractError, IntegrityError
+from riskseal.errors import ConfigError, IntegrityError
 from riskseal.keys import SignatureError, VerifierKey
 from riskseal.manifest import KeyManifest, manifest_key
 from riskseal.merkle import CompactRange, ProofError
@@ -96,8 +96,9 @@ class VerifyOptions:
     block_range: VerifyRange | None = None
     """Verify only this part of each chain (see :mod:`riskseal.audit.verify_range`)."""
     event_checks: bool = True
-    """Run the checks across decoded events (source seq gaps, requests without decisions).
-    They keep every event of the audit topics in memory; ``export`` turns them off."""
+    """Run the checks across events (source seq gaps, requests without decisions). They keep
+    the event id, source stamp and request id of every event of the audit topics in memory;
+    ``export`` turns them off."""
     now_ms: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
 
 
@@ -196,7 +197,9 @@ class Verifier:
             )
         if self.progress is not None:
             self.progress.add_total(sum(len(w.blocks) for w in work))
-        events: list[tuple[str, bytes]] | None = [] if self._event_checks() else None
+        checks = (
+            EventChecks(self.options.audit_topics, self._partial) if self._event_checks() else None
+        )
         for chain_work in work:
             result = ChainResult(chain_work.chain)
             parsed = self._parse_checkpoints(chain_work, manifest)
@@ -204,13 +207,16 @@ class Verifier:
             head = max(chain_work.blocks) if chain_work.blocks else -1
             span = self._span(chain_work, head, manifest)
             self._checkpoints(result, parsed, head, span)
-            yield from self._chain(chain_work, span, wanted, result, manifest, events)
+            yield from self._chain(chain_work, span, wanted, result, manifest, checks)
             start = len(self.report.findings)
             self._checkpoint_roots(result, parsed)
             self.report.chains.append(result)
             yield CheckedChain(result, tuple(self.report.findings[start:]))
-        if events is not None:
-            self._events(events)
+        if checks is not None:
+            findings, notes = checks.finish()
+            self.report.notes += notes
+            for kind, detail in findings:
+                self.find(kind, detail)
         elif self.options.block_range is not None and self.options.event_checks:
             self.report.notes.append(
                 "event checks (source sequence gaps, requests without decisions) were not run: "
@@ -346,7 +352,7 @@ class Verifier:
         wanted: set[int],
         result: ChainResult,
         manifest: KeyManifest | None,
-        events: list[tuple[str, bytes]] | None,
+        events: EventChecks | None,
     ) -> Iterator[CheckedBlock]:
         chain, blocks = work.chain, work.blocks
         outside = sum(1 for seq in blocks if not span.first <= seq <= span.last)
@@ -373,7 +379,7 @@ class Verifier:
                     if tree.size in wanted:
                         result.roots[tree.size] = tree.root()
                 if events is not None and chain.topic in self.options.audit_topics:
-                    events.extend((chain.topic, v) for v in block.values() if v)
+                    events.add(chain.topic, block.values())
             if self.progress is not None and seq in blocks:
                 self.progress.advance(1)
             found = tuple(self.report.findings[start:])
@@ -662,87 +668,6 @@ class Verifier:
                     f"root of the first {checkpoint.size} blocks differs: a forked history",
                     chain=str(result.chain), key=item.key,
                 )  # fmt: skip
-
-    # --- events --------------------------------------------------------------------------------
-    def _events(self, events: Iterable[tuple[str, bytes]]) -> None:
-        """Source sequence gaps and request/decision pairing, over every sealed event.
-
-        At-least-once delivery can seal one event twice (same event id under the same source
-        stamp, e.g. a decision re-sent after a worker restart): that is reported as a note,
-        not a finding. Two *different* events under one stamp, or two different decisions for
-        one request, are findings.
-        """
-        requests_topic, _, decisions_topic = self.options.audit_topics
-        expected = topic_event_types(self.options.audit_topics)
-        # The first event id of each (source, epoch, seq); further different ids go to
-        # ``reused`` (rare), so a million events do not cost a million sets.
-        stamps: dict[tuple[str, int], dict[int, str]] = defaultdict(dict)
-        reused: dict[tuple[str, int], dict[int, set[str]]] = defaultdict(dict)
-        requests: set[str] = set()
-        decided: dict[str, set[str]] = defaultdict(set)
-        redelivered = 0
-        for topic, value in events:
-            try:
-                keys = self._partial.keys(value, expected.get(topic))
-            except ContractError:
-                continue  # sealed as flagged records; not an event
-            source = (keys.source_id, keys.epoch)
-            by_seq = stamps[source]
-            first = by_seq.get(keys.seq)
-            if first is None:
-                by_seq[keys.seq] = keys.event_id
-            elif first == keys.event_id:
-                redelivered += 1
-            else:
-                ids = reused[source].setdefault(keys.seq, {first})
-                redelivered += keys.event_id in ids
-                ids.add(keys.event_id)
-            if topic == requests_topic and keys.event_type is EventType.ACCESS_REQUEST:
-                requests.add(keys.event_id)
-            elif topic == decisions_topic and keys.event_type is EventType.DECISION:
-                decided[keys.request_id or ""].add(keys.event_id)
-        if redelivered:
-            self.report.notes.append(
-                f"{redelivered} events were sealed more than once, identical (at-least-once "
-                "redelivery, e.g. after a worker restart); each counts once"
-            )
-        for source, by_seq in sorted(stamps.items()):
-            source_id, epoch = source
-            low, high = min(0, min(by_seq)), max(by_seq)
-            missing = (high - low + 1) - len(by_seq)  # sequences start at 0
-            if missing:
-                first_missing = next(n for n in range(low, high + 1) if n not in by_seq)
-                self.find(
-                    "source_seq_gap",
-                    f"source {source_id} epoch {epoch}: {missing} events never reached "
-                    f"Kafka (first missing seq {first_missing})",
-                )
-            if reused[source]:
-                seq = min(reused[source])
-                self.find(
-                    "source_seq_duplicate",
-                    f"source {source_id} epoch {epoch}: seq {seq} stamps "
-                    f"{len(reused[source][seq])} different events",
-                )
-        for request_id in sorted(requests - decided.keys()):
-            self.find("request_without_decision", f"request {request_id} has no sealed decision")
-        for request_id in sorted(decided.keys() - requests):
-            self.find("decision_without_request", f"decision for unknown request {request_id}")
-        for request_id, decisions in sorted(decided.items()):
-            if len(decisions) > 1:
-                self.find(
-                    "duplicate_decision", f"request {request_id} has {len(decisions)} decisions"
-                )
-
-
-def topic_event_types(audit_topics: Sequence[str]) -> dict[str, EventType]:
-    """The event type each audit topic carries: requests, actions, decisions (in that order).
-
-    Decoding with the topic's type settles the one case where a registry-framed body fits two
-    schemas (see ``EventCodec.decode``).
-    """
-    kinds = (EventType.ACCESS_REQUEST, EventType.ACCESS_ACTION, EventType.DECISION)
-    return dict(zip(audit_topics, kinds, strict=False))
 
 
 def _data_version(versions: list[ObjectVersion]) -> ObjectVersion | None:
