@@ -13,21 +13,30 @@ Processing is at-least-once: Faust flushes the producer (decisions, alerts, chan
 before it commits source offsets, so a crash repeats work instead of losing it, and the
 engine answers a repeated event with the same decision without counting it twice.
 
-Between reading a table value and writing it back there is no ``await``, so the agents,
-which run on one event loop, never interleave on the same key. Decoded states are kept in a
-small cache (:class:`StateCache`) as long as the table still holds the bytes they were
-decoded from, so a busy user's state is not decoded again for every record.
+Records are handled in batches (``stream.take_events``: up to :data:`BATCH_MAX_EVENTS`, or
+what arrived within :data:`BATCH_WITHIN_S`). A batch's engine steps run one after the other
+with no ``await`` in between, so the agents, which share one event loop, never interleave on
+a key; then each changed table key is written once, with the state after its last record,
+and the decisions, alerts, forwarded sign-ins and dead letters are sent. Faust acks a
+batch's records only after that, and flushes the producer (table writes included) before
+it commits their offsets, so at-least-once holds as for single records. Decoded states are
+kept in a small cache (:class:`StateCache`) as long as the table still holds the bytes they
+were decoded from, so a busy user's state is not decoded again for every record.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar, cast
 
 import faust
+from faust import streams as faust_streams
+from faust.streams import Stream
 from faust.types import EventT, StreamT, TableT, TopicT
 
 from riskseal.contract.codec import EventCodec
@@ -46,6 +55,10 @@ State = TypeVar("State", UserState, IpState)
 
 STATE_CACHE_SIZE = 4_096
 """Decoded states kept per table (least recently used dropped first)."""
+BATCH_MAX_EVENTS = 500
+"""Most records an agent takes at once (``stream.take_events``)."""
+BATCH_WITHIN_S = 0.002
+"""Longest an agent waits for a batch to fill: what batching may add to a decision's latency."""
 
 
 class StateCache(Generic[State]):
@@ -84,7 +97,7 @@ class StateCache(Generic[State]):
 
 @dataclass(frozen=True, slots=True)
 class _Outcome(Generic[State]):
-    """A step with its outputs encoded: nothing is written until all of them encode."""
+    """A step with its outputs encoded: nothing is kept until all of them encode."""
 
     decoded: State
     state: bytes
@@ -93,8 +106,70 @@ class _Outcome(Generic[State]):
     ip_failure: str | None = None
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What one batch of records changes, applied when all of its records are handled.
+
+    ``writes`` holds each key's newest bytes and the record that last changed it (Faust
+    writes a table key to the changelog partition of the current record).
+    """
+
+    table: TableT[bytes, bytes]
+    writes: dict[bytes, tuple[bytes, EventT[bytes]]] = field(default_factory=dict)
+    originals: dict[bytes, bytes | None] = field(default_factory=dict)
+    decisions: list[Output] = field(default_factory=list)
+    alerts: list[Output] = field(default_factory=list)
+    forwards: list[tuple[bytes, EventT[bytes]]] = field(default_factory=list)
+    """Failed sign-ins to count by source IP: (the IP, the action's record)."""
+    rejected: list[tuple[EventT[bytes], Rejection]] = field(default_factory=list)
+
+    def current(self, key: bytes, event: EventT[bytes]) -> bytes | None:
+        """The key's bytes as the batch has left them so far (``event``: a record of the
+        key's partition, where a persistent store looks the key up)."""
+        pending = self.writes.get(key)
+        if pending is not None:
+            return pending[0]
+        if key not in self.originals:
+            with _current(event):
+                self.originals[key] = self.table.get(key)
+        return self.originals[key]
+
+    def put(self, key: bytes, data: bytes, event: EventT[bytes]) -> None:
+        """Set ``key`` to ``data`` because of ``event``, unless that changes nothing."""
+        if data != self.current(key, event):  # a repeated event leaves the bytes as they were
+            self.writes[key] = (data, event)
+
+    def write(self) -> None:
+        """Write each changed key once, as if during the last record that changed it."""
+        for key, (data, event) in self.writes.items():
+            if data != self.originals.get(key):
+                with _current(event):
+                    self.table[key] = data
+
+
+@contextmanager
+def _current(event: EventT[bytes]) -> Iterator[None]:
+    """Make ``event`` Faust's current event, so that a table write goes to its partition.
+
+    Faust takes the changelog (and RocksDB) partition of a table write from a context
+    variable its stream sets per record; ``take_events`` collects a batch in another task.
+    """
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
+
+
 class RiskProcessor:
-    """Handles one record at a time for the agents; testable without a broker."""
+    """Handles batches of records for the agents; testable without a broker.
+
+    The engine steps of a batch run back to back, with no ``await`` between them: the agents
+    share one event loop, so no other batch reads or writes a key meanwhile, and the
+    engine's code and data stay in the processor's caches (measured: a step costs about
+    twice as much when Faust's work runs between every two of them). Then each changed key
+    is written once, and the outputs are sent.
+    """
 
     def __init__(
         self, engine: RiskEngine, topics: RiskTopics, tables: RiskTables, codec: EventCodec
@@ -106,84 +181,26 @@ class RiskProcessor:
         self.user_states: StateCache[UserState] = StateCache(UserState.from_bytes)
         self.ip_states: StateCache[IpState] = StateCache(IpState.from_bytes)
 
-    async def on_request(self, event: EventT[bytes]) -> None:
-        """Decide one access request (or dead-letter it)."""
-        message = event.message
-        request = read_request(self.codec, message.key, message.value)
-        if isinstance(request, Rejection):
-            await self.deadletter(event, request)
-            return
-        key = request.user_id.encode()  # read_request checked it is the record key
-        old = self.tables.users.get(key)
-        outcome = self._guarded(
-            event,
-            lambda: self._user_outcome(
-                self.engine.on_request(self.user_states.load(key, old), request)
-            ),
-        )
-        if isinstance(outcome, Rejection):
-            self.user_states.drop(key)
-            await self.deadletter(event, outcome)
-            return
-        _store(self.tables.users, key, old, outcome.state)
-        self.user_states.keep(key, outcome.state, outcome.decoded)
-        await _publish(self.topics.decisions, outcome.decisions)
-        await _publish(self.topics.alerts, outcome.alerts)
+    async def on_requests(self, events: Sequence[EventT[bytes]]) -> None:
+        """Decide a batch of access requests (dead-letter what cannot be decided)."""
+        batch = _Batch(self.tables.users)
+        for event in events:
+            self._request(event, batch)
+        await self._finish(batch)
 
-    async def on_action(self, event: EventT[bytes]) -> None:
-        """Account one user action (or dead-letter it); forward failed sign-ins by IP."""
-        message = event.message
-        action = read_action(self.codec, message.key, message.value)
-        if isinstance(action, Rejection):
-            await self.deadletter(event, action)
-            return
-        key = action.user_id.encode()
-        old = self.tables.users.get(key)
-        outcome = self._guarded(
-            event,
-            lambda: self._user_outcome(
-                self.engine.on_action(self.user_states.load(key, old), action)
-            ),
-        )
-        if isinstance(outcome, Rejection):
-            self.user_states.drop(key)
-            await self.deadletter(event, outcome)
-            return
-        _store(self.tables.users, key, old, outcome.state)
-        self.user_states.keep(key, outcome.state, outcome.decoded)
-        await _publish(self.topics.alerts, outcome.alerts)
-        if outcome.ip_failure is not None:
-            await self.topics.ip_failures.send(
-                key=outcome.ip_failure.encode(),
-                value=message.value,
-                headers=_headers(event),
-            )
+    async def on_actions(self, events: Sequence[EventT[bytes]]) -> None:
+        """Account a batch of user actions; forward failed sign-ins by source IP."""
+        batch = _Batch(self.tables.users)
+        for event in events:
+            self._action(event, batch)
+        await self._finish(batch)
 
-    async def on_ip_failure(self, event: EventT[bytes]) -> None:
-        """Account one failed sign-in against its source IP (the record key)."""
-        message = event.message
-        action = decode_action(self.codec, message.value)
-        if isinstance(action, Rejection):
-            await self.deadletter(event, action)
-            return
-        key = message.key
-        if not key:
-            await self.deadletter(event, Rejection(DeadLetterReason.MALFORMED, "no source IP key"))
-            return
-        old = self.tables.ips.get(key)
-        outcome = self._guarded(
-            event,
-            lambda: self._ip_outcome(
-                self.engine.on_ip_failure(self.ip_states.load(key, old), action)
-            ),
-        )
-        if isinstance(outcome, Rejection):
-            self.ip_states.drop(key)
-            await self.deadletter(event, outcome)
-            return
-        _store(self.tables.ips, key, old, outcome.state)
-        self.ip_states.keep(key, outcome.state, outcome.decoded)
-        await _publish(self.topics.alerts, outcome.alerts)
+    async def on_ip_failures(self, events: Sequence[EventT[bytes]]) -> None:
+        """Account a batch of failed sign-ins against their source IPs (the record keys)."""
+        batch = _Batch(self.tables.ips)
+        for event in events:
+            self._ip_failure(event, batch)
+        await self._finish(batch)
 
     async def deadletter(self, event: EventT[bytes], rejection: Rejection) -> None:
         """Send the record unchanged to the dead-letter topic with reason and coordinates."""
@@ -210,7 +227,103 @@ class RiskProcessor:
             log.info("risk engine reloaded: %s", self.engine.versions)
         return changed
 
+    # --- one record --------------------------------------------------------------------------
+    def _request(self, event: EventT[bytes], batch: _Batch) -> None:
+        message = event.message
+        request = read_request(self.codec, message.key, message.value)
+        if isinstance(request, Rejection):
+            batch.rejected.append((event, request))
+            return
+        key = request.user_id.encode()  # read_request checked it is the record key
+        outcome = self._guarded(
+            event,
+            lambda: self._user_outcome(
+                self.engine.on_request(
+                    self.user_states.load(key, batch.current(key, event)), request
+                )
+            ),
+        )
+        if isinstance(outcome, Rejection):
+            self.user_states.drop(key)
+            batch.rejected.append((event, outcome))
+            return
+        self._keep(batch, self.user_states, key, outcome, event)
+        batch.decisions += outcome.decisions
+        batch.alerts += outcome.alerts
+
+    def _action(self, event: EventT[bytes], batch: _Batch) -> None:
+        message = event.message
+        action = read_action(self.codec, message.key, message.value)
+        if isinstance(action, Rejection):
+            batch.rejected.append((event, action))
+            return
+        key = action.user_id.encode()
+        outcome = self._guarded(
+            event,
+            lambda: self._user_outcome(
+                self.engine.on_action(self.user_states.load(key, batch.current(key, event)), action)
+            ),
+        )
+        if isinstance(outcome, Rejection):
+            self.user_states.drop(key)
+            batch.rejected.append((event, outcome))
+            return
+        self._keep(batch, self.user_states, key, outcome, event)
+        batch.alerts += outcome.alerts
+        if outcome.ip_failure is not None:
+            batch.forwards.append((outcome.ip_failure.encode(), event))
+
+    def _ip_failure(self, event: EventT[bytes], batch: _Batch) -> None:
+        message = event.message
+        action = decode_action(self.codec, message.value)
+        if isinstance(action, Rejection):
+            batch.rejected.append((event, action))
+            return
+        key = message.key
+        if not key:
+            batch.rejected.append(
+                (event, Rejection(DeadLetterReason.MALFORMED, "no source IP key"))
+            )
+            return
+        outcome = self._guarded(
+            event,
+            lambda: self._ip_outcome(
+                self.engine.on_ip_failure(
+                    self.ip_states.load(key, batch.current(key, event)), action
+                )
+            ),
+        )
+        if isinstance(outcome, Rejection):
+            self.ip_states.drop(key)
+            batch.rejected.append((event, outcome))
+            return
+        self._keep(batch, self.ip_states, key, outcome, event)
+        batch.alerts += outcome.alerts
+
     # --- internals -------------------------------------------------------------------------
+    async def _finish(self, batch: _Batch) -> None:
+        batch.write()
+        await _publish(self.topics.decisions, batch.decisions)
+        await _publish(self.topics.alerts, batch.alerts)
+        for ip, event in batch.forwards:
+            await self.topics.ip_failures.send(
+                key=ip, value=event.message.value, headers=_headers(event)
+            )
+        for event, rejection in batch.rejected:
+            await self.deadletter(event, rejection)
+
+    @staticmethod
+    def _keep(
+        batch: _Batch,
+        cache: StateCache[State],
+        key: bytes,
+        outcome: _Outcome[State],
+        event: EventT[bytes],
+    ) -> None:
+        # Every step's state is encoded, so a failing step falls back to the last good bytes.
+        batch.put(key, outcome.state, event)
+        cache.keep(key, outcome.state, outcome.decoded)
+
     def _user_outcome(self, step: Step) -> _Outcome[UserState]:
         decisions = [] if step.decision is None else [self._decision(step, step.decision)]
         alerts = [self._encoded(alert) for alert in step.alerts]
@@ -244,11 +357,6 @@ class RiskProcessor:
             return Rejection(DeadLetterReason.ENGINE_ERROR, f"{type(exc).__name__}: {exc}")
 
 
-def _store(table: TableT[bytes, bytes], key: bytes, old: bytes | None, new: bytes) -> None:
-    if new != old:  # a repeated event leaves the state as it was: no changelog record
-        table[key] = new
-
-
 async def _publish(topic: TopicT, records: list[Output]) -> None:
     for key, value in records:
         await topic.send(key=key, value=value)
@@ -267,24 +375,29 @@ def _where(event: EventT[bytes]) -> str:
     return f"{message.topic}/{message.partition}@{message.offset}"
 
 
+def _batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
+    """The stream's records in batches; Faust acks a batch's records after it is handled."""
+    return cast(Stream[bytes], stream).take_events(BATCH_MAX_EVENTS, BATCH_WITHIN_S)
+
+
 def register_agents(app: faust.App, processor: RiskProcessor, reload_interval_s: float) -> None:
     """Declare the three agents and the reload timer of ``processor`` on ``app``."""
     topics = processor.topics
 
     @app.agent(topics.requests, name="riskseal.risk.requests")
     async def requests(stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await processor.on_request(event)
+        async for events in _batches(stream):
+            await processor.on_requests(events)
 
     @app.agent(topics.actions, name="riskseal.risk.actions")
     async def actions(stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await processor.on_action(event)
+        async for events in _batches(stream):
+            await processor.on_actions(events)
 
     @app.agent(topics.ip_failures, name="riskseal.risk.ip_failures")
     async def ip_failures(stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await processor.on_ip_failure(event)
+        async for events in _batches(stream):
+            await processor.on_ip_failures(events)
 
     async def reload() -> None:
         processor.reload()

@@ -1,0 +1,147 @@
+"""A batch of records: each changed key written once, failed steps undone, outputs all sent.
+
+``RiskProcessor.on_requests`` / ``on_actions`` get whole batches here, built by hand, with
+dictionaries standing in for the tables, so the batch is known exactly (the agents' own
+batches depend on timing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+from faust.types import EventT, TableT, TopicT
+
+from riskseal.contract.events import Decision
+from riskseal.risk.agents import RiskProcessor
+from riskseal.risk.state import UserState
+from riskseal.risk.tables import RiskTables
+from riskseal.risk.topics import RiskTopics
+from tests.unit.risk.faust_harness import CODEC, RecordingTopic, failed_login, request
+from tests.unit.risk.test_agents import HalfUpdatingEngine, _engine, decoded
+
+
+class CountingTable(dict[bytes, bytes]):
+    """A table that counts its writes (each would be one changelog record)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.writes.append(key)
+        super().__setitem__(key, value)
+
+
+@dataclass
+class Message:
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass
+class Event:
+    message: Message
+
+
+def _events(topic: str, records: list[tuple[bytes, bytes]]) -> list[EventT[bytes]]:
+    return [
+        cast(EventT[bytes], Event(Message(key, value, topic, 0, offset, [])))
+        for offset, (key, value) in enumerate(records)
+    ]
+
+
+@dataclass
+class World:
+    processor: RiskProcessor
+    users: CountingTable
+    ips: CountingTable
+    outputs: dict[str, RecordingTopic]
+
+
+def _world(engine: Any = None) -> World:
+    users, ips = CountingTable(), CountingTable()
+    outputs = {
+        name: RecordingTopic(name)
+        for name in ("requests", "actions", "decisions", "alerts", "deadletter", "ip_failures")
+    }
+    topics = RiskTopics(**{name: cast(TopicT, topic) for name, topic in outputs.items()})
+    tables = RiskTables(cast(TableT[bytes, bytes], users), cast(TableT[bytes, bytes], ips))
+    processor = RiskProcessor(engine or _engine(), topics, tables, CODEC)
+    return World(processor, users, ips, outputs)
+
+
+def _requests(*users: str) -> list[tuple[bytes, bytes]]:
+    return [(user.encode(), CODEC.encode_event(request(user))) for user in users]
+
+
+def test_a_batch_writes_each_changed_user_once_with_their_last_state() -> None:
+    world = _world()
+    batch = _events("access.requests", _requests("alice", "bob", "alice", "alice"))
+    asyncio.run(world.processor.on_requests(batch))
+    assert sorted(world.users.writes) == [b"alice", b"bob"]
+    assert UserState.from_bytes(world.users[b"alice"]).events == 3
+    assert UserState.from_bytes(world.users[b"bob"]).events == 1
+    decisions = [decoded(sent.value) for sent in world.outputs["decisions"].sent]
+    assert all(isinstance(d, Decision) for d in decisions)
+    assert [d.user_id for d in decisions] == ["alice", "bob", "alice", "alice"]
+
+
+def test_records_of_a_batch_see_the_state_earlier_records_left() -> None:
+    world = _world()
+    asyncio.run(world.processor.on_requests(_events("access.requests", _requests("alice"))))
+    # Not from the cache: a fresh processor starts from the table's bytes.
+    fresh = _world()
+    fresh.users.update(world.users)
+    actions = [
+        (b"alice", CODEC.encode_event(failed_login("alice", f"203.0.113.{n}"))) for n in range(3)
+    ]
+    asyncio.run(fresh.processor.on_actions(_events("access.actions", actions)))
+    state = UserState.from_bytes(fresh.users[b"alice"])
+    assert state.events == 4
+    assert fresh.users.writes == [b"alice"]
+    assert [sent.key for sent in fresh.outputs["ip_failures"].sent] == [
+        f"203.0.113.{n}".encode() for n in range(3)
+    ]
+
+
+def test_a_failed_step_inside_a_batch_leaves_its_user_at_the_last_good_state() -> None:
+    poison = str(uuid.uuid4())
+    world = _world(HalfUpdatingEngine(_engine(), poison))
+    records = [
+        (b"alice", CODEC.encode_event(request("alice"))),
+        (b"alice", CODEC.encode_event(request("alice", event_id=poison))),
+        (b"alice", CODEC.encode_event(request("alice"))),
+    ]
+    asyncio.run(world.processor.on_requests(_events("access.requests", records)))
+    state = UserState.from_bytes(world.users[b"alice"])
+    assert state.events == 2  # the poison's half update is gone
+    assert poison not in state.seen
+    assert len(world.outputs["deadletter"].sent) == 1
+    assert len(world.outputs["decisions"].sent) == 2
+    assert world.users.writes == [b"alice"]
+
+
+def test_a_redelivered_batch_sends_the_same_decisions_and_writes_nothing() -> None:
+    world = _world()
+    batch = _events("access.requests", _requests("alice", "bob"))
+    asyncio.run(world.processor.on_requests(batch))
+    first = [sent.value for sent in world.outputs["decisions"].sent]
+    asyncio.run(world.processor.on_requests(batch))
+    assert [sent.value for sent in world.outputs["decisions"].sent] == first * 2
+    assert sorted(world.users.writes) == [b"alice", b"bob"]
+
+
+def test_refused_records_of_a_batch_are_dead_lettered_and_the_rest_decided() -> None:
+    world = _world()
+    records = [*_requests("alice"), (b"alice", b"junk"), *_requests("bob")]
+    asyncio.run(world.processor.on_requests(_events("access.requests", records)))
+    [dead] = world.outputs["deadletter"].sent
+    assert dead.value == b"junk"
+    assert len(world.outputs["decisions"].sent) == 2
