@@ -323,16 +323,21 @@ def _mth(leaf_hashes: Sequence[bytes]) -> bytes:
     sha256, prefix = hashlib.sha256, _NODE_PREFIX
     level = leaf_hashes
     while len(level) > 1:
-        n = len(level)
-        paired = [sha256(prefix + level[i] + level[i + 1]).digest() for i in range(0, n - 1, 2)]
-        if n & 1:
+        # zip over one iterator twice pairs neighbours without index arithmetic; an odd
+        # last node is left out here (strict=False) and carried up below.
+        pairs = iter(level)
+        paired = [
+            sha256(prefix + left + right).digest()
+            for left, right in zip(pairs, pairs, strict=False)
+        ]
+        if len(level) & 1:
             paired.append(level[-1])
         level = paired
     return level[0]
 
 
 def _check_leaf_hashes(leaf_hashes: Sequence[bytes]) -> None:
-    if all(size == HASH_SIZE for size in map(len, leaf_hashes)):
+    if set(map(len, leaf_hashes)) <= {HASH_SIZE}:
         return
     position, value = next((i, h) for i, h in enumerate(leaf_hashes) if len(h) != HASH_SIZE)
     raise ValueError(f"leaf hash {position} is {len(value)} bytes, not {HASH_SIZE}")
