@@ -95,15 +95,7 @@ SEMANTIC_CHECKS: dict[str, Callable[[Any], str | None]] = {
 def compile_validator(event_name: str, schema: Mapping[str, Any]) -> Callable[[Any], None]:
     """A function that raises InvalidEventError naming the first bad field of a record."""
     named: dict[str, Check] = {}
-    check = _compile(schema, named, namespace="")
-
-    def validate(record: Any) -> None:
-        try:
-            check(record, "")
-        except FieldError as error:
-            raise InvalidEventError(event_name, error.path or "(event)", error.reason) from None
-
-    return validate
+    return _raising(event_name, _compile(schema, named, namespace=""))
 
 
 def compile_decoded_validator(event_name: str, schema: Mapping[str, Any]) -> Callable[[Any], None]:
@@ -118,6 +110,11 @@ def compile_decoded_validator(event_name: str, schema: Mapping[str, Any]) -> Cal
     check = _compile_decoded(schema, {}, namespace="")
     if check is None:
         return lambda record: None
+    return _raising(event_name, check)
+
+
+def _raising(event_name: str, check: Check) -> Callable[[Any], None]:
+    """``check`` on a whole record, its FieldError turned into InvalidEventError."""
 
     def validate(record: Any) -> None:
         try:
