@@ -235,21 +235,16 @@ class RiskProcessor:
             batch.rejected.append((event, request))
             return
         key = request.user_id.encode()  # read_request checked it is the record key
-        outcome = self._guarded(
+        outcome = self._step(
+            batch,
+            self.user_states,
+            key,
             event,
-            lambda: self._user_outcome(
-                self.engine.on_request(
-                    self.user_states.load(key, batch.current(key, event)), request
-                )
-            ),
+            lambda state: self._user_outcome(self.engine.on_request(state, request)),
         )
-        if isinstance(outcome, Rejection):
-            self.user_states.drop(key)
-            batch.rejected.append((event, outcome))
-            return
-        self._keep(batch, self.user_states, key, outcome, event)
-        batch.decisions += outcome.decisions
-        batch.alerts += outcome.alerts
+        if outcome is not None:
+            batch.decisions += outcome.decisions
+            batch.alerts += outcome.alerts
 
     def _action(self, event: EventT[bytes], batch: _Batch) -> None:
         message = event.message
@@ -257,21 +252,17 @@ class RiskProcessor:
         if isinstance(action, Rejection):
             batch.rejected.append((event, action))
             return
-        key = action.user_id.encode()
-        outcome = self._guarded(
+        outcome = self._step(
+            batch,
+            self.user_states,
+            action.user_id.encode(),
             event,
-            lambda: self._user_outcome(
-                self.engine.on_action(self.user_states.load(key, batch.current(key, event)), action)
-            ),
+            lambda state: self._user_outcome(self.engine.on_action(state, action)),
         )
-        if isinstance(outcome, Rejection):
-            self.user_states.drop(key)
-            batch.rejected.append((event, outcome))
-            return
-        self._keep(batch, self.user_states, key, outcome, event)
-        batch.alerts += outcome.alerts
-        if outcome.ip_failure is not None:
-            batch.forwards.append((outcome.ip_failure.encode(), event))
+        if outcome is not None:
+            batch.alerts += outcome.alerts
+            if outcome.ip_failure is not None:
+                batch.forwards.append((outcome.ip_failure.encode(), event))
 
     def _ip_failure(self, event: EventT[bytes], batch: _Batch) -> None:
         message = event.message
@@ -279,26 +270,20 @@ class RiskProcessor:
         if isinstance(action, Rejection):
             batch.rejected.append((event, action))
             return
-        key = message.key
-        if not key:
+        if not message.key:
             batch.rejected.append(
                 (event, Rejection(DeadLetterReason.MALFORMED, "no source IP key"))
             )
             return
-        outcome = self._guarded(
+        outcome = self._step(
+            batch,
+            self.ip_states,
+            message.key,
             event,
-            lambda: self._ip_outcome(
-                self.engine.on_ip_failure(
-                    self.ip_states.load(key, batch.current(key, event)), action
-                )
-            ),
+            lambda state: self._ip_outcome(self.engine.on_ip_failure(state, action)),
         )
-        if isinstance(outcome, Rejection):
-            self.ip_states.drop(key)
-            batch.rejected.append((event, outcome))
-            return
-        self._keep(batch, self.ip_states, key, outcome, event)
-        batch.alerts += outcome.alerts
+        if outcome is not None:
+            batch.alerts += outcome.alerts
 
     # --- internals -------------------------------------------------------------------------
     async def _finish(self, batch: _Batch) -> None:
@@ -313,16 +298,27 @@ class RiskProcessor:
             await self.deadletter(event, rejection)
 
     @staticmethod
-    def _keep(
+    def _step(
         batch: _Batch,
         cache: StateCache[State],
         key: bytes,
-        outcome: _Outcome[State],
         event: EventT[bytes],
-    ) -> None:
+        compute: Callable[[State | None], _Outcome[State]],
+    ) -> _Outcome[State] | None:
+        """Run one engine step on ``key``'s state as the batch has left it; None when it
+        failed (the record is dead-lettered, the key keeps its last good bytes)."""
+        try:
+            outcome = compute(cache.load(key, batch.current(key, event)))
+        except Exception as exc:  # one poison record must not stop the stream
+            log.exception("risk engine failed on %s", _where(event))
+            cache.drop(key)  # the engine may have left the state half updated
+            rejection = Rejection(DeadLetterReason.ENGINE_ERROR, f"{type(exc).__name__}: {exc}")
+            batch.rejected.append((event, rejection))
+            return None
         # Every step's state is encoded, so a failing step falls back to the last good bytes.
         batch.put(key, outcome.state, event)
         cache.keep(key, outcome.state, outcome.decoded)
+        return outcome
 
     def _user_outcome(self, step: Step) -> _Outcome[UserState]:
         decisions = [] if step.decision is None else [self._decision(step, step.decision)]
@@ -344,17 +340,6 @@ class RiskProcessor:
 
     def _encoded(self, event: Decision | Alert) -> Output:
         return event.user_id.encode(), self.codec.encode_event(event)
-
-    @staticmethod
-    def _guarded(
-        event: EventT[bytes], compute: Callable[[], _Outcome[State]]
-    ) -> _Outcome[State] | Rejection:
-        """Run the engine; a failure dead-letters this record instead of stopping the stream."""
-        try:
-            return compute()
-        except Exception as exc:  # one poison record must not stop the stream
-            log.exception("risk engine failed on %s", _where(event))
-            return Rejection(DeadLetterReason.ENGINE_ERROR, f"{type(exc).__name__}: {exc}")
 
 
 async def _publish(topic: TopicT, records: list[Output]) -> None:
