@@ -282,8 +282,9 @@ class Settings(BaseSettings):
     risk_commit_interval_s: float = Field(
         default=2.8,
         gt=0,
-        description="How often workers commit the offsets of the events they processed; after "
-        "a crash, the events since the last commit are processed again (same decisions).",
+        description="How often workers commit the offsets of the events they processed, and "
+        "write the states changed only by actions to their tables; after a crash, the events "
+        "since the last commit are processed again (same decisions).",
     )
 
     # --- Local stack -----------------------------------------------------------------------

@@ -16,34 +16,34 @@ engine answers a repeated event with the same decision without counting it twice
 Records are handled in batches (``stream.take_events``: up to :data:`BATCH_MAX_EVENTS`, or
 what arrived within :data:`BATCH_WITHIN_S`). A batch's engine steps run one after the other
 with no ``await`` in between, so the agents, which share one event loop, never interleave on
-a key; then each changed table key is written once, with the state after its last record,
-and the decisions, alerts, forwarded sign-ins and dead letters are sent. Faust acks a
-batch's records only after that, and flushes the producer (table writes included) before
+a key; then the decisions, alerts, forwarded sign-ins and dead letters are sent. Changed
+states are held back (:mod:`riskseal.risk.pending`) and written to the tables, once per key,
+just before Faust commits offsets; a state that keeps a new decision is written with the
+decision, so that a request redelivered after a crash finds it. Faust acks a batch's
+records only after it is handled, and flushes the producer (table writes included) before
 it commits their offsets, so at-least-once holds as for single records. Decoded states are
-kept in a small cache (:class:`StateCache`) as long as the table still holds the bytes they
+kept in a small cache (:class:`StateCache`) as long as the key still holds the bytes they
 were decoded from, so a busy user's state is not decoded again for every record.
 """
 
 from __future__ import annotations
 
 import logging
-import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar, cast
 
 import faust
-from faust import streams as faust_streams
 from faust.streams import Stream
-from faust.types import EventT, StreamT, TableT, TopicT
+from faust.types import EventT, StreamT, TopicT
 
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.events import Alert, Decision
 from riskseal.risk.deadletter import Coordinates, DeadLetterReason, Rejection, deadletter_headers
 from riskseal.risk.engine import IpStep, RiskEngine, Step
 from riskseal.risk.intake import decode_action, read_action, read_request
+from riskseal.risk.pending import PendingWrites
 from riskseal.risk.state import IpState, UserState
 from riskseal.risk.tables import RiskTables
 from riskseal.risk.topics import RiskTopics
@@ -108,57 +108,22 @@ class _Outcome(Generic[State]):
 
 @dataclass(slots=True)
 class _Batch:
-    """What one batch of records changes, applied when all of its records are handled.
+    """What one batch of records changes: states go to ``states`` (written to the table
+    when offsets are next committed), outputs are sent when all records are handled."""
 
-    ``writes`` holds each key's newest bytes and the record that last changed it (Faust
-    writes a table key to the changelog partition of the current record).
-    """
-
-    table: TableT[bytes, bytes]
-    writes: dict[bytes, tuple[bytes, EventT[bytes]]] = field(default_factory=dict)
-    originals: dict[bytes, bytes | None] = field(default_factory=dict)
+    states: PendingWrites
     decisions: list[Output] = field(default_factory=list)
     alerts: list[Output] = field(default_factory=list)
     forwards: list[tuple[bytes, EventT[bytes]]] = field(default_factory=list)
     """Failed sign-ins to count by source IP: (the IP, the action's record)."""
     rejected: list[tuple[EventT[bytes], Rejection]] = field(default_factory=list)
-
-    def current(self, key: bytes, event: EventT[bytes]) -> bytes | None:
-        """The key's bytes as the batch has left them so far (``event``: a record of the
-        key's partition, where a persistent store looks the key up)."""
-        pending = self.writes.get(key)
-        if pending is not None:
-            return pending[0]
-        if key not in self.originals:
-            with _current(event):
-                self.originals[key] = self.table.get(key)
-        return self.originals[key]
+    decided: set[bytes] = field(default_factory=set)
+    """Keys whose state keeps a new decision: written with the decisions, not held back."""
 
     def put(self, key: bytes, data: bytes, event: EventT[bytes]) -> None:
         """Set ``key`` to ``data`` because of ``event``, unless that changes nothing."""
-        if data != self.current(key, event):  # a repeated event leaves the bytes as they were
-            self.writes[key] = (data, event)
-
-    def write(self) -> None:
-        """Write each changed key once, as if during the last record that changed it."""
-        for key, (data, event) in self.writes.items():
-            if data != self.originals.get(key):
-                with _current(event):
-                    self.table[key] = data
-
-
-@contextmanager
-def _current(event: EventT[bytes]) -> Iterator[None]:
-    """Make ``event`` Faust's current event, so that a table write goes to its partition.
-
-    Faust takes the changelog (and RocksDB) partition of a table write from a context
-    variable its stream sets per record; ``take_events`` collects a batch in another task.
-    """
-    token = faust_streams._current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        faust_streams._current_event.reset(token)
+        if data != self.states.get(key, event):  # a repeated event leaves the bytes as they were
+            self.states.put(key, data, event)
 
 
 class RiskProcessor:
@@ -180,24 +145,26 @@ class RiskProcessor:
         self.codec = codec
         self.user_states: StateCache[UserState] = StateCache(UserState.from_bytes)
         self.ip_states: StateCache[IpState] = StateCache(IpState.from_bytes)
+        self.pending_users = PendingWrites(tables.users)
+        self.pending_ips = PendingWrites(tables.ips)
 
     async def on_requests(self, events: Sequence[EventT[bytes]]) -> None:
         """Decide a batch of access requests (dead-letter what cannot be decided)."""
-        batch = _Batch(self.tables.users)
+        batch = _Batch(self.pending_users)
         for event in events:
             self._request(event, batch)
         await self._finish(batch)
 
     async def on_actions(self, events: Sequence[EventT[bytes]]) -> None:
         """Account a batch of user actions; forward failed sign-ins by source IP."""
-        batch = _Batch(self.tables.users)
+        batch = _Batch(self.pending_users)
         for event in events:
             self._action(event, batch)
         await self._finish(batch)
 
     async def on_ip_failures(self, events: Sequence[EventT[bytes]]) -> None:
         """Account a batch of failed sign-ins against their source IPs (the record keys)."""
-        batch = _Batch(self.tables.ips)
+        batch = _Batch(self.pending_ips)
         for event in events:
             self._ip_failure(event, batch)
         await self._finish(batch)
@@ -219,6 +186,15 @@ class RiskProcessor:
             value=message.value,
             headers=deadletter_headers(rejection, source, _headers(event)),
         )
+
+    def write_states(self) -> int:
+        """Write the pending states to the tables (the worker does it before every offset
+        commit); returns how many were written."""
+        return self.pending_users.flush() + self.pending_ips.flush()
+
+    def user_state(self, user_id: str) -> bytes | None:
+        """The user's newest state bytes on this worker, pending or in the table."""
+        return self.pending_users.get(user_id.encode())
 
     def reload(self) -> bool:
         """Re-read rules, policies and entities; True when something changed."""
@@ -245,6 +221,7 @@ class RiskProcessor:
         if outcome is not None:
             batch.decisions += outcome.decisions
             batch.alerts += outcome.alerts
+            batch.decided.add(key)
 
     def _action(self, event: EventT[bytes], batch: _Batch) -> None:
         message = event.message
@@ -287,7 +264,8 @@ class RiskProcessor:
 
     # --- internals -------------------------------------------------------------------------
     async def _finish(self, batch: _Batch) -> None:
-        batch.write()
+        for key in batch.decided:
+            batch.states.write(key)
         await _publish(self.topics.decisions, batch.decisions)
         await _publish(self.topics.alerts, batch.alerts)
         for ip, event in batch.forwards:
@@ -308,7 +286,7 @@ class RiskProcessor:
         """Run one engine step on ``key``'s state as the batch has left it; None when it
         failed (the record is dead-lettered, the key keeps its last good bytes)."""
         try:
-            outcome = compute(cache.load(key, batch.current(key, event)))
+            outcome = compute(cache.load(key, batch.states.get(key, event)))
         except Exception as exc:  # one poison record must not stop the stream
             log.exception("risk engine failed on %s", _where(event))
             cache.drop(key)  # the engine may have left the state half updated

@@ -12,7 +12,8 @@ Faust's 60 s default would give ~30 s ones.
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import faust
 from faust.auth import SASLCredentials, SSLCredentials
@@ -137,10 +138,22 @@ class RiskConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class RiskConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer, running :class:`RiskConsumerThread`."""
+    """Faust's aiokafka consumer, running :class:`RiskConsumerThread`, that runs the app's
+    :meth:`RiskFaustApp.before_commit` hooks before it commits offsets."""
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return RiskConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit_offsets(
+        self, offsets: Mapping[TP, int], start_new_transaction: bool = True
+    ) -> bool:
+        # Every offset commit goes through here (the commit timer, a rebalance, a stop), and
+        # Faust flushes its producer between this point and the commit itself.
+        cast(RiskFaustApp, self.app).run_before_commit()
+        committed: bool = await super()._commit_offsets(
+            offsets, start_new_transaction=start_new_transaction
+        )
+        return committed
 
 
 class RiskTransport(faust_aiokafka.Transport):
@@ -150,12 +163,25 @@ class RiskTransport(faust_aiokafka.Transport):
 
 
 class RiskFaustApp(faust.App):
-    """A Faust app whose stream consumer fetches as :class:`RiskConsumerThread` does."""
+    """A Faust app whose stream consumer fetches as :class:`RiskConsumerThread` does and runs
+    hooks before every offset commit."""
+
+    _before_commit: tuple[Callable[[], object], ...] = ()
 
     def _new_transport(self) -> TransportT:
         return RiskTransport(self.conf.broker_consumer, self)
 
+    def before_commit(self, hook: Callable[[], object]) -> None:
+        """Run ``hook`` before every offset commit, before Faust flushes its producer: what
+        it sends is out before the offsets are committed."""
+        self._before_commit = (*self._before_commit, hook)
 
-def build_app(settings: Settings) -> faust.App:
+    def run_before_commit(self) -> None:
+        """Run the :meth:`before_commit` hooks."""
+        for hook in self._before_commit:
+            hook()
+
+
+def build_app(settings: Settings) -> RiskFaustApp:
     """A Faust app with the id ``settings.risk_app_id``, configured by :func:`faust_settings`."""
     return RiskFaustApp(settings.risk_app_id, **faust_settings(settings))

@@ -40,9 +40,9 @@ MAX_ROLES = 16
 MAX_SEEN_EVENTS = 256
 """Event ids remembered to recognise redelivered events.
 
-At-least-once redelivers what a worker processed since its last commit (a few seconds). The
-state is written to the changelog on every batch, so every entry here costs on each event
-of the user; a redelivered request older than the kept decisions would be decided again.
+At-least-once redelivers what a worker processed since its last commit (a few seconds). A
+state is written to the changelog with every decision of its user, so every entry here costs
+on each request; a redelivered request older than the kept decisions would be decided again.
 """
 MAX_DECISIONS = 32
 """Recent decisions kept to answer a redelivered request identically (see MAX_SEEN_EVENTS)."""

@@ -4,28 +4,32 @@
   tables and resumed its streams, 503 before that and during a rebalance; the JSON body
   lists the partitions it processes (``{"ready": true, "rebalances": 2,
   "partitions": {"access.requests": [0, 2], ...}}``).
-* ``GET /risk/users/{user_id}/state/`` returns the user's state as stored in the ``users``
-  table (``UserState.to_bytes()``), or 404 when this worker does not hold that user.
+* ``GET /risk/users/{user_id}/state/`` returns the user's newest state
+  (``UserState.to_bytes()``, including changes not yet written to the ``users`` table), or
+  404 when this worker does not hold that user.
   For operators and tests: it shows exactly what the engine will start from.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, cast
 
 import faust
 from faust.web import Request, Response, View
 
-from riskseal.risk.tables import RiskTables
 from riskseal.risk.topics import RiskTopics
 
 READY_PATH = "/risk/ready/"
 USER_STATE_PATH = "/risk/users/{user_id}/state/"
 
 
-def register_pages(app: faust.App, topics: RiskTopics, tables: RiskTables) -> None:
-    """Add the readiness and user-state pages to ``app``'s web server."""
+def register_pages(
+    app: faust.App, topics: RiskTopics, newest_state: Callable[[str], bytes | None]
+) -> None:
+    """Add the readiness and user-state pages to ``app``'s web server; ``newest_state`` gives
+    a user's newest state bytes (:meth:`~riskseal.risk.agents.RiskProcessor.user_state`)."""
     streamed = {
         topic.get_topic_name() for topic in (topics.requests, topics.actions, topics.ip_failures)
     }
@@ -46,7 +50,7 @@ def register_pages(app: faust.App, topics: RiskTopics, tables: RiskTables) -> No
         return view.json(body, status=200 if is_ready else 503)
 
     async def user_state(view: View, request: Request, user_id: str) -> Response:
-        value = tables.users.get(user_id.encode())
+        value = newest_state(user_id)
         if value is None:
             return view.error(404, f"no state for user {user_id!r} on this worker")
         return view.bytes(value, content_type="application/octet-stream")

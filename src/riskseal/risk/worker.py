@@ -64,7 +64,8 @@ def create_risk_app(settings: Settings, engine: RiskEngine | None = None) -> Ris
         EventCodec(max_event_bytes=settings.max_event_bytes),
     )
     register_agents(app, processor, settings.risk_reload_interval_s)
-    register_pages(app, topics, tables)
+    app.before_commit(processor.write_states)
+    register_pages(app, topics, processor.user_state)
     return RiskApp(app, topics, tables, processor)
 
 

@@ -94,6 +94,12 @@ class Harness:
     ip_failures: RecordingTopic
     agents: dict[str, AgentT[Any]]
 
+    def written(self) -> RiskTables:
+        """The tables after the pending states are written, as a worker does before it
+        commits offsets."""
+        self.processor.write_states()
+        return self.tables
+
 
 def make_harness(engine: Any = None) -> Harness:
     """A fresh app (memory store) with the real engine unless ``engine`` is given."""

@@ -1,8 +1,9 @@
-"""A batch of records: each changed key written once, failed steps undone, outputs all sent.
+"""Batches of records: states held back until a commit writes each changed key once,
+failed steps undone, outputs all sent.
 
 ``RiskProcessor.on_requests`` / ``on_actions`` get whole batches here, built by hand, with
 dictionaries standing in for the tables, so the batch is known exactly (the agents' own
-batches depend on timing).
+batches depend on timing). ``write_states()`` is what the worker runs before it commits.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ def test_a_batch_writes_each_changed_user_once_with_their_last_state() -> None:
     world = _world()
     batch = _events("access.requests", _requests("alice", "bob", "alice", "alice"))
     asyncio.run(world.processor.on_requests(batch))
+    # States that keep new decisions are written with them, not held back for the commit.
     assert sorted(world.users.writes) == [b"alice", b"bob"]
+    assert world.processor.write_states() == 0
     assert UserState.from_bytes(world.users[b"alice"]).events == 3
     assert UserState.from_bytes(world.users[b"bob"]).events == 1
     decisions = [decoded(sent.value) for sent in world.outputs["decisions"].sent]
@@ -96,6 +99,7 @@ def test_a_batch_writes_each_changed_user_once_with_their_last_state() -> None:
 def test_records_of_a_batch_see_the_state_earlier_records_left() -> None:
     world = _world()
     asyncio.run(world.processor.on_requests(_events("access.requests", _requests("alice"))))
+    world.processor.write_states()
     # Not from the cache: a fresh processor starts from the table's bytes.
     fresh = _world()
     fresh.users.update(world.users)
@@ -103,6 +107,7 @@ def test_records_of_a_batch_see_the_state_earlier_records_left() -> None:
         (b"alice", CODEC.encode_event(failed_login("alice", f"203.0.113.{n}"))) for n in range(3)
     ]
     asyncio.run(fresh.processor.on_actions(_events("access.actions", actions)))
+    fresh.processor.write_states()
     state = UserState.from_bytes(fresh.users[b"alice"])
     assert state.events == 4
     assert fresh.users.writes == [b"alice"]
@@ -120,6 +125,7 @@ def test_a_failed_step_inside_a_batch_leaves_its_user_at_the_last_good_state() -
         (b"alice", CODEC.encode_event(request("alice"))),
     ]
     asyncio.run(world.processor.on_requests(_events("access.requests", records)))
+    world.processor.write_states()
     state = UserState.from_bytes(world.users[b"alice"])
     assert state.events == 2  # the poison's half update is gone
     assert poison not in state.seen
@@ -132,8 +138,10 @@ def test_a_redelivered_batch_sends_the_same_decisions_and_writes_nothing() -> No
     world = _world()
     batch = _events("access.requests", _requests("alice", "bob"))
     asyncio.run(world.processor.on_requests(batch))
+    world.processor.write_states()
     first = [sent.value for sent in world.outputs["decisions"].sent]
     asyncio.run(world.processor.on_requests(batch))
+    assert world.processor.write_states() == 0
     assert [sent.value for sent in world.outputs["decisions"].sent] == first * 2
     assert sorted(world.users.writes) == [b"alice", b"bob"]
 
@@ -145,3 +153,56 @@ def test_refused_records_of_a_batch_are_dead_lettered_and_the_rest_decided() -> 
     [dead] = world.outputs["deadletter"].sent
     assert dead.value == b"junk"
     assert len(world.outputs["decisions"].sent) == 2
+
+
+def _logins(user: str, *ips: str) -> list[EventT[bytes]]:
+    records = [(user.encode(), CODEC.encode_event(failed_login(user, ip))) for ip in ips]
+    return _events("access.actions", records)
+
+
+def test_action_states_wait_for_the_commit_and_later_batches_start_from_them() -> None:
+    world = _world()
+    asyncio.run(world.processor.on_actions(_logins("alice", "203.0.113.1")))
+    asyncio.run(world.processor.on_actions(_logins("alice", "203.0.113.2")))
+    assert world.users.writes == []  # nothing reaches the table (or changelog) before a commit
+    pending = world.processor.user_state("alice")
+    assert pending is not None and UserState.from_bytes(pending).events == 2
+    assert world.processor.write_states() == 1
+    assert world.users.writes == [b"alice"]
+    assert world.users[b"alice"] == pending
+    assert world.processor.user_state("alice") == pending  # now read from the table
+    assert world.processor.write_states() == 0
+
+
+def test_a_decision_writes_its_users_pending_state_with_it() -> None:
+    world = _world()
+    asyncio.run(world.processor.on_actions(_logins("alice", "203.0.113.1")))
+    asyncio.run(world.processor.on_actions(_logins("bob", "203.0.113.2")))
+    asyncio.run(world.processor.on_requests(_events("access.requests", _requests("alice"))))
+    assert world.users.writes == [b"alice"]  # bob's state waits for the commit
+    state = UserState.from_bytes(world.users[b"alice"])
+    assert state.events == 2 and len(state.decisions) == 1
+    assert world.processor.write_states() == 1
+    assert world.users.writes == [b"alice", b"bob"]
+
+
+def test_a_dropped_cache_reads_the_pending_state_not_the_older_table_one() -> None:
+    world = _world()
+    asyncio.run(world.processor.on_actions(_logins("alice", "203.0.113.1")))
+    world.processor.write_states()
+    asyncio.run(world.processor.on_actions(_logins("alice", "203.0.113.2")))
+    world.processor.user_states.drop(b"alice")
+    asyncio.run(world.processor.on_actions(_logins("alice", "203.0.113.3")))
+    world.processor.write_states()
+    assert UserState.from_bytes(world.users[b"alice"]).events == 3
+
+
+def test_failed_sign_ins_by_ip_are_held_back_like_user_states() -> None:
+    world = _world()
+    action = CODEC.encode_event(failed_login("alice", "203.0.113.7"))
+    asyncio.run(
+        world.processor.on_ip_failures(_events("auth-failures-by-ip", [(b"203.0.113.7", action)]))
+    )
+    assert world.ips.writes == []
+    assert world.processor.write_states() == 1
+    assert world.ips.writes == [b"203.0.113.7"]

@@ -61,7 +61,7 @@ def test_a_request_gets_one_decision_keyed_by_user_and_its_state_is_stored() -> 
         assert decision.request_id == sent.event_id
         assert decision.user_id == "alice"
         assert harness.deadletter.sent == []
-        state = UserState.from_bytes(harness.tables.users[b"alice"])
+        state = UserState.from_bytes(harness.written().users[b"alice"])
         assert state.user_id == "alice"
         # Published as the engine encoded and kept it: a redelivery repeats these bytes.
         assert state.decisions[sent.event_id] == record.value
@@ -76,12 +76,12 @@ def test_a_redelivered_request_gets_the_identical_decision_and_leaves_state_alon
         async with running(harness.agents["requests"]) as agent:
             await agent.put(value, key=b"alice")
             await harness.decisions.wait_for(1)
-            state_after_first = harness.tables.users[b"alice"]
+            state_after_first = harness.written().users[b"alice"]
             await agent.put(value, key=b"alice")
             first, second = await harness.decisions.wait_for(2)
         assert first.value == second.value
         assert decoded(first.value).event_id == decoded(second.value).event_id
-        assert harness.tables.users[b"alice"] == state_after_first
+        assert harness.written().users[b"alice"] == state_after_first
 
     run(body)
 
@@ -156,7 +156,7 @@ def test_bad_records_are_dead_lettered_unchanged_and_the_stream_continues(
             name for name, _ in dead.headers
         }
         assert decoded(decision.value).request_id == good.event_id
-        assert b"alice" not in harness.tables.users
+        assert b"alice" not in harness.written().users
 
     run(body)
 
@@ -185,7 +185,7 @@ def test_a_failed_sign_in_is_forwarded_by_source_ip_with_its_original_bytes() ->
         assert forwarded.key == b"203.0.113.7"
         assert forwarded.value == value
         assert harness.decisions.sent == []
-        assert action.event_id in UserState.from_bytes(harness.tables.users[b"alice"]).seen
+        assert action.event_id in UserState.from_bytes(harness.written().users[b"alice"]).seen
 
     run(body)
 
@@ -200,7 +200,7 @@ def test_failures_of_many_users_from_one_ip_raise_one_spray_alert() -> None:
                 await agent.put(CODEC.encode_event(action), key=b"198.51.100.9")
             [alert] = await harness.alerts.wait_for(1)
         assert "Password spray" in decoded(alert.value).title
-        ip_state = IpState.from_bytes(harness.tables.ips[b"198.51.100.9"])
+        ip_state = IpState.from_bytes(harness.written().ips[b"198.51.100.9"])
         assert len(ip_state.failures) == spray_users + 5
         assert len(harness.alerts.sent) == 1  # deduplicated within the window
 
@@ -253,7 +253,7 @@ def test_an_engine_failure_dead_letters_that_record_only() -> None:
         assert dead.header(HEADER_REASON) == b"engine_error"
         assert b"ZeroDivisionError: boom" in dead.header(HEADER_DETAIL)
         assert decoded(decision.value).request_id == good.event_id
-        assert poison not in UserState.from_bytes(harness.tables.users[b"alice"]).seen
+        assert poison not in UserState.from_bytes(harness.written().users[b"alice"]).seen
 
     run(body)
 
@@ -278,7 +278,7 @@ def test_a_state_left_half_updated_by_a_failed_step_is_not_reused() -> None:
             await harness.deadletter.wait_for(1)
             await agent.put(CODEC.encode_event(request("alice")), key=b"alice")
             await harness.decisions.wait_for(2)
-        assert UserState.from_bytes(harness.tables.users[b"alice"]).events == 2
+        assert UserState.from_bytes(harness.written().users[b"alice"]).events == 2
 
     run(body)
 
