@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar, cast
 
 import faust
 from faust.streams import Stream
-from faust.types import EventT, StreamT, TopicT
+from faust.types import TP, EventT, StreamT, TopicT
 
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.events import Alert, Decision
@@ -59,6 +59,8 @@ BATCH_MAX_EVENTS = 500
 """Most records an agent takes at once (``stream.take_events``)."""
 BATCH_WITHIN_S = 0.002
 """Longest an agent waits for a batch to fill: what batching may add to a decision's latency."""
+COMMITTED_USERS_MAX = 65_536
+"""Users whose committed decisions are remembered until their next step (oldest dropped)."""
 
 
 class StateCache(Generic[State]):
@@ -106,6 +108,15 @@ class _Outcome(Generic[State]):
     ip_failure: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """A decided request, until its offset is committed."""
+
+    offset: int
+    key: bytes
+    request_id: str
+
+
 @dataclass(slots=True)
 class _Batch:
     """What one batch of records changes: states go to ``states`` (written to the table
@@ -147,6 +158,10 @@ class RiskProcessor:
         self.ip_states: StateCache[IpState] = StateCache(IpState.from_bytes)
         self.pending_users = PendingWrites(tables.users)
         self.pending_ips = PendingWrites(tables.ips)
+        self._uncommitted: dict[TP, list[_Decided]] = {}
+        """Requests decided since their partition's last commit, in offset order."""
+        self._committed: dict[bytes, list[str]] = {}
+        """User key → ids of committed requests whose decisions its state may drop."""
 
     async def on_requests(self, events: Sequence[EventT[bytes]]) -> None:
         """Decide a batch of access requests (dead-letter what cannot be decided)."""
@@ -192,6 +207,37 @@ class RiskProcessor:
         commit); returns how many were written."""
         return self.pending_users.flush() + self.pending_ips.flush()
 
+    def forget_committed(self, committed: Mapping[TP, int]) -> int:
+        """Let states drop the kept decisions of the requests below the ``committed`` offsets:
+        those requests cannot come again. Returns how many decisions that concerns.
+
+        A user's state drops them at its next step, which encodes and writes the state
+        anyway; a state then keeps only the decisions of its user's requests since the last
+        commit, instead of its last :data:`~riskseal.risk.state.MAX_DECISIONS`, and is
+        written (with every new decision) that much smaller.
+        """
+        count = 0
+        for tp, offset in committed.items():
+            decided = self._uncommitted.get(tp)
+            if not decided:
+                continue
+            done = 0
+            while done < len(decided) and decided[done].offset < offset:
+                item = decided[done]
+                self._committed.setdefault(item.key, []).append(item.request_id)
+                done += 1
+            del decided[:done]
+            count += done
+        while len(self._committed) > COMMITTED_USERS_MAX:
+            del self._committed[next(iter(self._committed))]
+        return count
+
+    def forget_partitions(self, revoked: Iterable[TP]) -> None:
+        """Stop tracking the decisions of partitions this worker no longer owns."""
+        for tp in revoked:
+            self._uncommitted.pop(tp, None)
+        self._committed.clear()  # keys do not say their partition; dropping them is harmless
+
     def user_state(self, user_id: str) -> bytes | None:
         """The user's newest state bytes on this worker, pending or in the table."""
         return self.pending_users.get(user_id.encode())
@@ -216,12 +262,18 @@ class RiskProcessor:
             self.user_states,
             key,
             event,
-            lambda state: self._user_outcome(self.engine.on_request(state, request)),
+            lambda state: self._user_outcome(
+                self.engine.on_request(self._without_committed(key, state), request)
+            ),
         )
         if outcome is not None:
             batch.decisions += outcome.decisions
             batch.alerts += outcome.alerts
             batch.decided.add(key)
+            tp = TP(message.topic, message.partition)
+            self._uncommitted.setdefault(tp, []).append(
+                _Decided(message.offset, key, request.event_id)
+            )
 
     def _action(self, event: EventT[bytes], batch: _Batch) -> None:
         message = event.message
@@ -229,12 +281,15 @@ class RiskProcessor:
         if isinstance(action, Rejection):
             batch.rejected.append((event, action))
             return
+        key = action.user_id.encode()
         outcome = self._step(
             batch,
             self.user_states,
-            action.user_id.encode(),
+            key,
             event,
-            lambda state: self._user_outcome(self.engine.on_action(state, action)),
+            lambda state: self._user_outcome(
+                self.engine.on_action(self._without_committed(key, state), action)
+            ),
         )
         if outcome is not None:
             batch.alerts += outcome.alerts
@@ -297,6 +352,13 @@ class RiskProcessor:
         batch.put(key, outcome.state, event)
         cache.keep(key, outcome.state, outcome.decoded)
         return outcome
+
+    def _without_committed(self, key: bytes, state: UserState | None) -> UserState | None:
+        """``state`` without the decisions :meth:`forget_committed` let it drop."""
+        request_ids = self._committed.pop(key, None)
+        if state is not None and request_ids:
+            state.forget_decisions(request_ids)
+        return state
 
     def _user_outcome(self, step: Step) -> _Outcome[UserState]:
         decisions = [] if step.decision is None else [self._decision(step, step.decision)]

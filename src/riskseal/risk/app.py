@@ -139,7 +139,8 @@ class RiskConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 class RiskConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer, running :class:`RiskConsumerThread`, that runs the app's
-    :meth:`RiskFaustApp.before_commit` hooks before it commits offsets."""
+    :meth:`RiskFaustApp.before_commit` hooks before it commits offsets and its
+    :meth:`RiskFaustApp.after_commit` hooks once they are committed."""
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return RiskConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -149,10 +150,14 @@ class RiskConsumer(faust_aiokafka.Consumer):
     ) -> bool:
         # Every offset commit goes through here (the commit timer, a rebalance, a stop), and
         # Faust flushes its producer between this point and the commit itself.
-        cast(RiskFaustApp, self.app).run_before_commit()
+        app = cast(RiskFaustApp, self.app)
+        app.run_before_commit()
         committed: bool = await super()._commit_offsets(
             offsets, start_new_transaction=start_new_transaction
         )
+        if committed:
+            assignment = self.assignment()  # Faust discards the offsets of revoked partitions
+            app.run_after_commit({tp: offset for tp, offset in offsets.items() if tp in assignment})
         return committed
 
 
@@ -164,9 +169,10 @@ class RiskTransport(faust_aiokafka.Transport):
 
 class RiskFaustApp(faust.App):
     """A Faust app whose stream consumer fetches as :class:`RiskConsumerThread` does and runs
-    hooks before every offset commit."""
+    hooks before and after every offset commit."""
 
     _before_commit: tuple[Callable[[], object], ...] = ()
+    _after_commit: tuple[Callable[[Mapping[TP, int]], object], ...] = ()
 
     def _new_transport(self) -> TransportT:
         return RiskTransport(self.conf.broker_consumer, self)
@@ -180,6 +186,16 @@ class RiskFaustApp(faust.App):
         """Run the :meth:`before_commit` hooks."""
         for hook in self._before_commit:
             hook()
+
+    def after_commit(self, hook: Callable[[Mapping[TP, int]], object]) -> None:
+        """Run ``hook`` with the committed offsets (of partitions still assigned) after every
+        successful offset commit."""
+        self._after_commit = (*self._after_commit, hook)
+
+    def run_after_commit(self, offsets: Mapping[TP, int]) -> None:
+        """Run the :meth:`after_commit` hooks."""
+        for hook in self._after_commit:
+            hook(offsets)
 
 
 def build_app(settings: Settings) -> RiskFaustApp:

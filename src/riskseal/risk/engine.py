@@ -4,8 +4,10 @@ The engine is pure and deterministic: event time drives every window and decay, 
 nothing reads the wall clock or does I/O, so the Faust workers and ``riskseal replay``
 compute the same decisions from the same events, rules and policies. Each request gets
 exactly one decision, whose id is derived from the request id; a redelivered request gets
-the same decision again and leaves the state as it was, and a redelivered action changes
-nothing, so at-least-once delivery never double counts.
+the same decision again (the state keeps it while the request may come again) and leaves
+the state as it was, and a redelivered action changes nothing, so at-least-once delivery
+never double counts. A request seen before whose decision is no longer kept is decided
+again, on a copy of the state: it is still counted once.
 """
 
 from __future__ import annotations
@@ -177,6 +179,13 @@ class RiskEngine:
             if not isinstance(decision, Decision):
                 raise StateDecodeError(f"user {state.user_id}: a stored decision is not one")
             return Step(state, decision, (), encoded_decision=stored)
+        if request.event_id in state.seen:
+            # Counted already, its decision no longer kept (older than the kept ones, or
+            # forgotten once its offset was committed): decide it again, count it once.
+            probe = UserState.from_bytes(state.to_bytes())
+            del probe.seen[request.event_id]
+            again = self.on_request(probe, request)
+            return Step(state, again.decision, (), encoded_decision=again.encoded_decision)
         features = extract(state, request)
         scored = score(self.rules, features, "request")
         before = state.user_risk

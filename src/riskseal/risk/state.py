@@ -45,7 +45,12 @@ state is written to the changelog with every decision of its user, so every entr
 on each request; a redelivered request older than the kept decisions would be decided again.
 """
 MAX_DECISIONS = 32
-"""Recent decisions kept to answer a redelivered request identically (see MAX_SEEN_EVENTS)."""
+"""Recent decisions kept to answer a redelivered request identically (see MAX_SEEN_EVENTS).
+
+Once the offset of a request is committed (it cannot come again), a worker drops its decision
+at the user's next event, so a state normally keeps only the decisions of its user's last
+few seconds; this bounds them when commits do not happen.
+"""
 PROFILE_CAP = 10_000
 """The hour-of-week profile is halved when its total passes this, so old habits fade."""
 
@@ -208,6 +213,13 @@ class UserState:
         self.decisions[request_id] = encoded
         while len(self.decisions) > MAX_DECISIONS:
             del self.decisions[next(iter(self.decisions))]
+
+    def forget_decisions(self, request_ids: Iterable[str]) -> bool:
+        """Drop the kept decisions of ``request_ids``; True when one of them was kept."""
+        forgotten = False
+        for request_id in request_ids:
+            forgotten = self.decisions.pop(request_id, None) is not None or forgotten
+        return forgotten
 
     # --- encoding --------------------------------------------------------------------------
     def to_bytes(self) -> bytes:

@@ -17,8 +17,10 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 import faust
+from faust.types import TP
 
 from riskseal.contract.codec import EventCodec
 from riskseal.risk.agents import RiskProcessor, register_agents
@@ -65,6 +67,13 @@ def create_risk_app(settings: Settings, engine: RiskEngine | None = None) -> Ris
     )
     register_agents(app, processor, settings.risk_reload_interval_s)
     app.before_commit(processor.write_states)
+    app.after_commit(processor.forget_committed)
+
+    def forget_revoked(sender: object, revoked: set[TP], **kwargs: object) -> None:
+        processor.forget_partitions(revoked)
+
+    # mode types signal receivers loosely (any positional arguments); this one takes the set.
+    app.on_partitions_revoked.connect(cast(Any, forget_revoked))
     register_pages(app, topics, processor.user_state)
     return RiskApp(app, topics, tables, processor)
 

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-from faust.types import EventT, TableT, TopicT
+from faust.types import TP, EventT, TableT, TopicT
 
 from riskseal.contract.events import Decision
 from riskseal.risk.agents import RiskProcessor
@@ -206,3 +206,61 @@ def test_failed_sign_ins_by_ip_are_held_back_like_user_states() -> None:
     assert world.ips.writes == []
     assert world.processor.write_states() == 1
     assert world.ips.writes == [b"203.0.113.7"]
+
+
+def test_decisions_are_dropped_at_the_users_next_step_once_their_offsets_are_committed() -> None:
+    world = _world()
+    batch = _events("access.requests", _requests("alice", "alice", "bob"))
+    asyncio.run(world.processor.on_requests(batch))
+    written = {key: UserState.from_bytes(world.users[key]) for key in (b"alice", b"bob")}
+    assert (len(written[b"alice"].decisions), len(written[b"bob"].decisions)) == (2, 1)
+    # Offsets 0 and 1 (alice's) are committed; bob's request at offset 2 may still come again.
+    assert world.processor.forget_committed({TP("access.requests", 0): 2}) == 2
+    assert world.processor.forget_committed({TP("access.requests", 0): 2}) == 0
+    assert world.processor.write_states() == 0  # nothing re-encoded just for that
+    asyncio.run(world.processor.on_actions(_logins("alice", "203.0.113.1")))
+    asyncio.run(world.processor.on_actions(_logins("bob", "203.0.113.2")))
+    world.processor.write_states()
+    alice = UserState.from_bytes(world.users[b"alice"])
+    assert alice.decisions == {}
+    assert alice.events == 3 and set(written[b"alice"].seen) < set(alice.seen)
+    assert len(UserState.from_bytes(world.users[b"bob"]).decisions) == 1
+    assert world.processor.forget_committed({TP("access.requests", 0): 3}) == 1
+    assert world.processor.forget_committed({TP("access.requests", 1): 99}) == 0
+
+
+def test_a_request_that_comes_again_after_its_decision_was_dropped_is_counted_once() -> None:
+    world = _world()
+    batch = _events("access.requests", _requests("alice"))
+    asyncio.run(world.processor.on_requests(batch))
+    world.processor.forget_committed({TP("access.requests", 0): 1})
+    asyncio.run(world.processor.on_actions(_logins("alice", "203.0.113.1")))
+    world.processor.write_states()
+    before = world.users[b"alice"]
+    assert UserState.from_bytes(before).decisions == {}
+    asyncio.run(world.processor.on_requests(batch))  # the same record, published again
+    first, second = (decoded(sent.value) for sent in world.outputs["decisions"].sent)
+    assert second.event_id == first.event_id
+    world.processor.write_states()
+    assert world.users[b"alice"] == before
+
+
+def test_a_revoked_partitions_decisions_are_no_longer_tracked() -> None:
+    world = _world()
+    asyncio.run(world.processor.on_requests(_events("access.requests", _requests("alice"))))
+    world.processor.forget_partitions({TP("access.requests", 0)})
+    assert world.processor.forget_committed({TP("access.requests", 0): 1}) == 0
+    asyncio.run(world.processor.on_actions(_logins("alice", "203.0.113.1")))
+    world.processor.write_states()
+    assert len(UserState.from_bytes(world.users[b"alice"]).decisions) == 1
+
+
+def test_a_failed_step_keeps_the_decisions_it_was_to_drop() -> None:
+    poison = str(uuid.uuid4())
+    world = _world(HalfUpdatingEngine(_engine(), poison))
+    asyncio.run(world.processor.on_requests(_events("access.requests", _requests("alice"))))
+    world.processor.forget_committed({TP("access.requests", 0): 1})
+    records = [(b"alice", CODEC.encode_event(request("alice", event_id=poison)))]
+    asyncio.run(world.processor.on_requests(_events("access.requests", records)))
+    world.processor.write_states()
+    assert len(UserState.from_bytes(world.users[b"alice"]).decisions) == 1

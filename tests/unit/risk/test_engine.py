@@ -121,6 +121,27 @@ def test_a_redelivered_request_gets_the_identical_decision_and_state(
     assert restored.state.to_bytes() == encoded
 
 
+def test_a_seen_request_whose_decision_was_forgotten_is_decided_again_and_counted_once(
+    policies: PolicyEngine,
+) -> None:
+    engine = _engine(policies)
+    state = _established(engine)
+    sent = request(at=T0, resource=SECRET, groups=("engineering",))
+    first = engine.on_request(state, sent)
+    assert first.state.forget_decisions([sent.event_id])
+    encoded = first.state.to_bytes()
+    again = engine.on_request(first.state, sent)
+    assert again.decision is not None and first.decision is not None
+    # Decided on the state that already counts it: the same decision id, maybe other scores.
+    assert again.decision.event_id == first.decision.event_id
+    assert again.decision.request_id == sent.event_id
+    assert again.decision.source.seq == first.decision.source.seq + 1  # a new emission
+    assert again.alerts == ()
+    assert again.state.to_bytes() == encoded  # not counted again, decision not kept again
+    assert again.encoded_decision is not None
+    assert again.encoded_decision not in again.state.decisions.values()
+
+
 def test_a_redelivered_action_changes_nothing_and_raises_no_alert(policies: PolicyEngine) -> None:
     engine = _engine(policies)
     state = _established(engine)
