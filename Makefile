@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv lint test test-unit test-integration demo bench bench-sdk bench-sealer bench-verify bench-detection bench-risk clean
+.PHONY: help venv lint test test-unit test-integration demo bench bench-sdk bench-sealer bench-verify bench-detection bench-risk bench-broker clean
 
 help:
 	@echo "make demo   run the end-to-end demo on a local real stack"
@@ -40,7 +40,7 @@ test: lint
 demo: venv
 	$(BIN)/riskseal demo
 
-bench: bench-sdk bench-sealer bench-verify bench-detection bench-risk
+bench: bench-sdk bench-sealer bench-verify bench-detection bench-risk bench-broker
 
 bench-sdk: venv
 	$(BIN)/python -m bench.sdk
@@ -56,6 +56,9 @@ bench-detection: venv
 
 bench-risk: venv
 	$(BIN)/python -m bench.risk
+
+bench-broker: venv
+	$(BIN)/python -m bench.broker
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
