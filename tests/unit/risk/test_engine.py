@@ -25,7 +25,7 @@ from riskseal.contract.events import (
 from riskseal.generator import GeneratorConfig, generate_events
 from riskseal.generator.model import AttackKind
 from riskseal.risk.alerts import SPRAY_ANALYTIC, USER_RISK_ANALYTIC
-from riskseal.risk.engine import DECISION_NAMESPACE, RiskEngine, SourceStamper, decision_id
+from riskseal.risk.engine import DECISION_NAMESPACE, RiskEngine, SourceStamper, Step, decision_id
 from riskseal.risk.policy import PolicyEngine
 from riskseal.risk.rules import RuleSet
 from riskseal.risk.state import Counter, IpState, UserState
@@ -102,13 +102,17 @@ def test_decision_ids_differ_per_request_and_not_per_engine(policies: PolicyEngi
     assert decision_id(sent.event_id) != decision_id(request(at=T0).event_id)
 
 
+def _decided_secret_request(policies: PolicyEngine) -> tuple[RiskEngine, AccessRequest, Step]:
+    """An engine, and an established user's request for a secret resource, decided."""
+    engine = _engine(policies)
+    sent = request(at=T0, resource=SECRET, groups=("engineering",))
+    return engine, sent, engine.on_request(_established(engine), sent)
+
+
 def test_a_redelivered_request_gets_the_identical_decision_and_state(
     policies: PolicyEngine,
 ) -> None:
-    engine = _engine(policies)
-    state = _established(engine)
-    sent = request(at=T0, resource=SECRET, groups=("engineering",))
-    first = engine.on_request(state, sent)
+    engine, sent, first = _decided_secret_request(policies)
     encoded = first.state.to_bytes()
     again = engine.on_request(first.state, sent)
     assert again.decision == first.decision  # source stamp included: the stored one
@@ -124,10 +128,7 @@ def test_a_redelivered_request_gets_the_identical_decision_and_state(
 def test_a_seen_request_whose_decision_was_forgotten_is_decided_again_and_counted_once(
     policies: PolicyEngine,
 ) -> None:
-    engine = _engine(policies)
-    state = _established(engine)
-    sent = request(at=T0, resource=SECRET, groups=("engineering",))
-    first = engine.on_request(state, sent)
+    engine, sent, first = _decided_secret_request(policies)
     assert first.state.forget_decisions([sent.event_id])
     encoded = first.state.to_bytes()
     again = engine.on_request(first.state, sent)
