@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from bench.common import Row, local_stack, print_table
 from bench.risk import broker_pid, cpu_seconds
-from riskseal.stack.provision import ensure_topics
+from riskseal.stack.provision import ensure_settings_topics
 
 PARTITIONS = 4
 
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     with local_stack() as endpoints:
         settings = endpoints.settings()
         topic = f"bench-broker-{uuid.uuid4().hex[:8]}"
-        ensure_topics(settings.kafka_bootstrap, {topic: PARTITIONS}, 1)
+        ensure_settings_topics(settings, {topic: PARTITIONS})
         broker = broker_pid(settings.kafka_bootstrap)
         if broker is None:
             raise RuntimeError("no local broker process found to measure")

@@ -32,7 +32,7 @@ from riskseal.sealer.keyring import ensure_signer_listed
 from riskseal.sealer.service import CONSUME_BATCH, Sealer
 from riskseal.sealer.store import S3BlockStore
 from riskseal.settings import Settings
-from riskseal.stack.provision import ensure_topics
+from riskseal.stack.provision import ensure_settings_topics
 
 
 def fill_topics(settings: Settings, count: int) -> int:
@@ -176,7 +176,7 @@ def main() -> None:
         )  # fmt: skip
         block = settings.partitions_access * settings.seal_max_records
         count = -(-args.records // block) * block  # whole blocks in every partition
-        ensure_topics(settings.kafka_bootstrap, settings.topic_partitions, 1)
+        ensure_settings_topics(settings, settings.topic_partitions)
         size = fill_topics(settings, count)
         mb = size / count / 1e6
         for round_ in range(1, args.rounds + 1):

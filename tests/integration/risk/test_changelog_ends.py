@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from faust.types import TP
 
 from riskseal.risk.recovery import true_end_offsets
-from riskseal.stack.provision import ensure_topics
+from riskseal.stack.provision import ensure_settings_topics
 from tests.integration.conftest import RealStack
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ def _topic_with_a_multi_record_last_batch(real_stack: RealStack) -> str:
     """Partition 0: three one-record batches, then one batch of seven; partition 1 empty."""
     settings = real_stack.settings
     topic = f"ends-{uuid.uuid4().hex[:10]}"
-    ensure_topics(settings.kafka_bootstrap, {topic: 2}, settings.kafka_replication_factor)
+    ensure_settings_topics(settings, {topic: 2})
     producer = Producer({**settings.kafka_config(), "linger.ms": 100})
     for i in range(3):
         producer.produce(topic, b"single %d" % i, partition=0)

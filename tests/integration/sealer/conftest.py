@@ -19,7 +19,7 @@ from riskseal.sealer.keyring import ensure_signer_listed
 from riskseal.sealer.service import Sealer
 from riskseal.sealer.store import S3BlockStore
 from riskseal.settings import Settings
-from riskseal.stack.provision import ensure_topics
+from riskseal.stack.provision import ensure_settings_topics
 from tests.integration.conftest import RealStack, on_fresh_topics
 
 
@@ -81,9 +81,7 @@ def world(real_stack: RealStack, tmp_path: Path) -> SealingWorld:
         seal_max_age_s=0.3,
         checkpoint_interval_s=0.5,
     )
-    ensure_topics(
-        settings.kafka_bootstrap, settings.topic_partitions, settings.kafka_replication_factor
-    )
+    ensure_settings_topics(settings, settings.topic_partitions)
     signer = FileSigner.generate(f"test-{tag}")
     key_file = tmp_path / "sealer.key"
     signer.save(key_file)
