@@ -131,11 +131,6 @@ class _Batch:
     decided: set[bytes] = field(default_factory=set)
     """Keys whose state keeps a new decision: written with the decisions, not held back."""
 
-    def put(self, key: bytes, data: bytes, event: EventT[bytes]) -> None:
-        """Set ``key`` to ``data`` because of ``event``, unless that changes nothing."""
-        if data != self.states.get(key, event):  # a repeated event leaves the bytes as they were
-            self.states.put(key, data, event)
-
 
 class RiskProcessor:
     """Handles batches of records for the agents; testable without a broker.
@@ -340,8 +335,9 @@ class RiskProcessor:
     ) -> _Outcome[State] | None:
         """Run one engine step on ``key``'s state as the batch has left it; None when it
         failed (the record is dead-lettered, the key keeps its last good bytes)."""
+        current = batch.states.get(key, event)
         try:
-            outcome = compute(cache.load(key, batch.states.get(key, event)))
+            outcome = compute(cache.load(key, current))
         except Exception as exc:  # one poison record must not stop the stream
             log.exception("risk engine failed on %s", _where(event))
             cache.drop(key)  # the engine may have left the state half updated
@@ -349,7 +345,8 @@ class RiskProcessor:
             batch.rejected.append((event, rejection))
             return None
         # Every step's state is encoded, so a failing step falls back to the last good bytes.
-        batch.put(key, outcome.state, event)
+        if outcome.state != current:  # a repeated event leaves the bytes as they were
+            batch.states.put(key, outcome.state, event)
         cache.keep(key, outcome.state, outcome.decoded)
         return outcome
 
