@@ -12,12 +12,14 @@ from __future__ import annotations
 import io
 import json
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import fastavro
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from isal import isal_zlib
 
 from riskseal import blockread
 from riskseal.avrobin import zigzag
@@ -119,9 +121,13 @@ class Encoder:
 
 
 def container(
-    blocks: list[list[bytes]], codec: str = "deflate", declared_codec: str | None = None
+    blocks: list[list[bytes]],
+    codec: str = "deflate",
+    declared_codec: str | None = None,
+    deflated: Callable[[bytes], bytes] = lambda body: body,
 ) -> bytes:
-    """An Avro container with the given records per data block, framed by hand."""
+    """An Avro container with the given records per data block, framed by hand; ``deflated``
+    changes each deflate stream before it is framed."""
     metadata = {
         b"avro.schema": SCHEMA_JSON,
         b"avro.codec": (declared_codec or codec).encode(),
@@ -138,7 +144,7 @@ def container(
         body = b"".join(block)
         if codec == "deflate":
             compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
-            body = compressor.compress(body) + compressor.flush()
+            body = deflated(compressor.compress(body) + compressor.flush())
         out += [zigzag(len(block)), zigzag(len(body)), body, SYNC]
     return b"".join(out)
 
@@ -351,6 +357,42 @@ def test_negative_length_is_rejected() -> None:
 
 def test_bytes_after_the_last_sync_marker_are_rejected() -> None:
     _reject(_valid() + b"\x02")
+
+
+def test_a_deflate_stream_cut_short_is_left_to_the_strict_reader() -> None:
+    data = container(
+        [[r.canonical_bytes() for r in _TEMPLATE.records()]], deflated=lambda b: b[:-2]
+    )
+    assert fast_scan(data) is None
+    assert assert_same_verdict(data) == ("invalid",)  # zlib's partial output: records cut
+
+
+def test_a_deflate_stream_with_bytes_after_its_end_is_left_to_the_strict_reader() -> None:
+    # fastavro's zlib call ignores what follows the end of the stream, so the strict
+    # reader accepts it; the fast reader only defers, and the verdict is the same block.
+    data = container(
+        [[r.canonical_bytes() for r in _TEMPLATE.records()]], deflated=lambda b: b + b"\x07"
+    )
+    assert fast_scan(data) is None
+    block = assert_same_verdict(data)[0]
+    assert block.records() == _TEMPLATE.records()
+
+
+def test_a_corrupt_deflate_stream_is_rejected_by_both_readers() -> None:
+    def corrupt(body: bytes) -> bytes:
+        return b"\xff" + body[1:]  # block type 3: reserved, an error for every inflater
+
+    _reject(container([[r.canonical_bytes() for r in _TEMPLATE.records()]], deflated=corrupt))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=4096), st.integers(0, 9))
+def test_isal_inflates_zlib_deflate_streams_to_the_same_bytes(body: bytes, level: int) -> None:
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    stream = compressor.compress(body) + compressor.flush()
+    inflater = isal_zlib.decompressobj(-15)
+    assert inflater.decompress(stream) == zlib.decompressobj(-15).decompress(stream) == body
+    assert inflater.eof and not inflater.unused_data
 
 
 def test_overlong_varint_is_re_encoded_not_hashed_as_found() -> None:
