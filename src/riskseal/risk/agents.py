@@ -13,15 +13,18 @@ Processing is at-least-once: Faust flushes the producer (decisions, alerts, chan
 before it commits source offsets, so a crash repeats work instead of losing it, and the
 engine answers a repeated event with the same decision without counting it twice.
 
-Records are handled in batches (``stream.take_events``: up to :data:`BATCH_MAX_EVENTS`, or
-what arrived within :data:`BATCH_WITHIN_S`). A batch's engine steps run one after the other
-with no ``await`` in between, so the agents, which share one event loop, never interleave on
-a key; then the decisions, alerts, forwarded sign-ins and dead letters are sent. Changed
+Records are taken in batches (up to :data:`BATCH_MAX_EVENTS`, or what arrived within
+:data:`BATCH_WITHIN_S`). Requests and actions are not handled in the order their agents
+take them: both agents hand their batches to a :class:`~riskseal.risk.alignment.Merger`,
+whose own task handles them per partition in event-time order across the two topics, as a
+replay does; it acks each record once handled. A run's engine steps run one after the
+other with no ``await`` in between, so no other run reads or writes a key meanwhile; then
+the decisions, alerts, forwarded sign-ins and dead letters are sent. Changed
 states are held back (:mod:`riskseal.risk.pending`) and written to the tables, once per key,
 just before Faust commits offsets; a state that keeps a new decision is written with the
-decision, so that a request redelivered after a crash finds it. Faust acks a batch's
-records only after it is handled, and flushes the producer (table writes included) before
-it commits their offsets, so at-least-once holds as for single records. Decoded states are
+decision, so that a request redelivered after a crash finds it. A record is acked only
+after it is handled, and Faust flushes the producer (table writes included) before it
+commits offsets, so at-least-once holds as for single records. Decoded states are
 kept in a small cache (:class:`StateCache`) as long as the key still holds the bytes they
 were decoded from, so a busy user's state is not decoded again for every record.
 """
@@ -30,16 +33,17 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import faust
 from faust.streams import Stream
 from faust.types import TP, EventT, StreamT, TopicT
 
 from riskseal.contract.codec import EventCodec
-from riskseal.contract.events import Alert, Decision
+from riskseal.contract.events import AccessAction, AccessRequest, Alert, Decision
+from riskseal.risk.alignment import Arrival, Lane, Merger, order_key
 from riskseal.risk.deadletter import Coordinates, DeadLetterReason, Rejection, deadletter_headers
 from riskseal.risk.engine import IpStep, RiskEngine, Step
 from riskseal.risk.intake import decode_action, read_action, read_request
@@ -51,6 +55,11 @@ from riskseal.risk.topics import RiskTopics
 log = logging.getLogger(__name__)
 
 Output = tuple[bytes, bytes]  # (key, value) of a record to publish
+Read = TypeVar("Read", AccessRequest | Rejection, AccessAction | Rejection)
+ReadRequest = tuple[EventT[bytes], AccessRequest | Rejection]
+"""A requests record with what the intake made of it."""
+ReadAction = tuple[EventT[bytes], AccessAction | Rejection]
+"""An actions record with what the intake made of it."""
 State = TypeVar("State", UserState, IpState)
 
 STATE_CACHE_SIZE = 4_096
@@ -160,16 +169,34 @@ class RiskProcessor:
 
     async def on_requests(self, events: Sequence[EventT[bytes]]) -> None:
         """Decide a batch of access requests (dead-letter what cannot be decided)."""
-        batch = _Batch(self.pending_users)
-        for event in events:
-            self._request(event, batch)
-        await self._finish(batch)
+        await self.handle_requests(self.read_requests(events))
 
     async def on_actions(self, events: Sequence[EventT[bytes]]) -> None:
         """Account a batch of user actions; forward failed sign-ins by source IP."""
+        await self.handle_actions(self.read_actions(events))
+
+    def read_requests(self, events: Iterable[EventT[bytes]]) -> list[ReadRequest]:
+        """Each record with the access request it holds, or why it is refused."""
+        codec = self.codec
+        return [(e, read_request(codec, e.message.key, e.message.value)) for e in events]
+
+    def read_actions(self, events: Iterable[EventT[bytes]]) -> list[ReadAction]:
+        """Each record with the user action it holds, or why it is refused."""
+        codec = self.codec
+        return [(e, read_action(codec, e.message.key, e.message.value)) for e in events]
+
+    async def handle_requests(self, requests: Iterable[ReadRequest]) -> None:
+        """Decide requests already read (:meth:`read_requests`), as one batch."""
         batch = _Batch(self.pending_users)
-        for event in events:
-            self._action(event, batch)
+        for event, request in requests:
+            self._request(event, request, batch)
+        await self._finish(batch)
+
+    async def handle_actions(self, actions: Iterable[ReadAction]) -> None:
+        """Account actions already read (:meth:`read_actions`), as one batch."""
+        batch = _Batch(self.pending_users)
+        for event, action in actions:
+            self._action(event, action, batch)
         await self._finish(batch)
 
     async def on_ip_failures(self, events: Sequence[EventT[bytes]]) -> None:
@@ -245,9 +272,10 @@ class RiskProcessor:
         return changed
 
     # --- one record --------------------------------------------------------------------------
-    def _request(self, event: EventT[bytes], batch: _Batch) -> None:
+    def _request(
+        self, event: EventT[bytes], request: AccessRequest | Rejection, batch: _Batch
+    ) -> None:
         message = event.message
-        request = read_request(self.codec, message.key, message.value)
         if isinstance(request, Rejection):
             batch.rejected.append((event, request))
             return
@@ -270,9 +298,9 @@ class RiskProcessor:
                 _Decided(message.offset, key, request.event_id)
             )
 
-    def _action(self, event: EventT[bytes], batch: _Batch) -> None:
-        message = event.message
-        action = read_action(self.codec, message.key, message.value)
+    def _action(
+        self, event: EventT[bytes], action: AccessAction | Rejection, batch: _Batch
+    ) -> None:
         if isinstance(action, Rejection):
             batch.rejected.append((event, action))
             return
@@ -402,19 +430,59 @@ def _batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
     return cast(Stream[bytes], stream).take_events(BATCH_MAX_EVENTS, BATCH_WITHIN_S)
 
 
-def register_agents(app: faust.App, processor: RiskProcessor, reload_interval_s: float) -> None:
-    """Declare the three agents and the reload timer of ``processor`` on ``app``."""
+def _arrivals(
+    read: Sequence[tuple[EventT[bytes], Read]],
+) -> list[Arrival[tuple[EventT[bytes], Read]]]:
+    """Records as the merger takes them: refused ones have no order key."""
+    return [
+        Arrival(
+            (event, activity),
+            event.message.partition,
+            event.message.offset,
+            None if isinstance(activity, Rejection) else order_key(activity),
+        )
+        for event, activity in read
+    ]
+
+
+def _acking(
+    stream: StreamT[bytes], handle: Callable[[list[Any]], Awaitable[None]]
+) -> Callable[[list[Any]], Awaitable[None]]:
+    """``handle`` for a run of (record, read) of ``stream``, then the records acked."""
+
+    async def handle_and_ack(run: list[Any]) -> None:
+        await handle(run)
+        for event, _ in run:
+            await stream.ack(event)
+
+    return handle_and_ack
+
+
+def _held_batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
+    """The stream's records in batches, acked by whoever handles them (the merger may hold
+    a record past its batch: it must not be acked, nor its offset committed, before)."""
+    batches = cast(Stream[bytes], stream).noack_take(BATCH_MAX_EVENTS, BATCH_WITHIN_S)
+    return cast(AsyncIterator[Sequence[EventT[bytes]]], batches)  # it yields events
+
+
+def register_agents(
+    app: faust.App, processor: RiskProcessor, merger: Merger[Any], reload_interval_s: float
+) -> None:
+    """Declare the three agents and the timers of ``processor`` on ``app``; requests and
+    actions are handled in the order ``merger`` gives (:mod:`riskseal.risk.alignment`)."""
     topics = processor.topics
 
     @app.agent(topics.requests, name="riskseal.risk.requests")
     async def requests(stream: StreamT[bytes]) -> None:
-        async for events in _batches(stream):
-            await processor.on_requests(events)
+        merger.handle(Lane.REQUESTS, _acking(stream, processor.handle_requests))
+        async for events in _held_batches(stream):
+            await merger.take(Lane.REQUESTS, _arrivals(processor.read_requests(events)))
 
     @app.agent(topics.actions, name="riskseal.risk.actions")
     async def actions(stream: StreamT[bytes]) -> None:
-        async for events in _batches(stream):
-            await processor.on_actions(events)
+        merger.handle(Lane.ACTIONS, _acking(stream, processor.handle_actions))
+        async for events in _held_batches(stream):
+            await merger.take(Lane.ACTIONS, _arrivals(processor.read_actions(events)))
 
     @app.agent(topics.ip_failures, name="riskseal.risk.ip_failures")
     async def ip_failures(stream: StreamT[bytes]) -> None:
@@ -425,3 +493,8 @@ def register_agents(app: faust.App, processor: RiskProcessor, reload_interval_s:
         processor.reload()
 
     app.timer(reload_interval_s, name="riskseal.risk.reload")(reload)
+
+    async def merge_requests_and_actions() -> None:
+        await merger.run()
+
+    app.task(merge_requests_and_actions)

@@ -17,9 +17,11 @@ from typing import Any, cast
 
 import faust
 from faust.auth import SASLCredentials, SSLCredentials
+from faust.exceptions import ConsumerNotStarted
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
 
+from riskseal.risk.alignment import Lane
 from riskseal.risk.recovery import table_manager_for
 from riskseal.settings import Settings
 
@@ -159,6 +161,32 @@ class RiskConsumer(faust_aiokafka.Consumer):
             assignment = self.assignment()  # Faust discards the offsets of revoked partitions
             app.run_after_commit({tp: offset for tp, offset in offsets.items() if tp in assignment})
         return committed
+
+
+class ConsumerPositions:
+    """Where the worker's consumer stands in the requests and actions partitions: the
+    :class:`~riskseal.risk.alignment.LogPositions` of the worker's aligner."""
+
+    def __init__(self, app: faust.App, topics: Mapping[Lane, str]) -> None:
+        self._app = app
+        self._topics = dict(topics)
+
+    def highwater(self, lane: Lane, partition: int) -> int | None:
+        """The high watermark of the last fetch of the partition; None when there was none,
+        or the partition is not assigned here (any more)."""
+        try:
+            highwater: int | None = self._app.consumer.highwater(self._tp(lane, partition))
+        except (AssertionError, ConsumerNotStarted):  # aiokafka asserts the assignment
+            return None
+        return highwater
+
+    def start_offset(self, lane: Lane, partition: int) -> int | None:
+        """The partition's committed offset as Faust knows it (it seeks there on assignment)."""
+        committed: Mapping[TP, int | None] = getattr(self._app.consumer, "_committed_offset", {})
+        return committed.get(self._tp(lane, partition))
+
+    def _tp(self, lane: Lane, partition: int) -> TP:
+        return TP(self._topics[lane], partition)
 
 
 class RiskTransport(faust_aiokafka.Transport):

@@ -24,7 +24,8 @@ from faust.types import TP
 
 from riskseal.contract.codec import EventCodec
 from riskseal.risk.agents import RiskProcessor, register_agents
-from riskseal.risk.app import build_app
+from riskseal.risk.alignment import Lane, Merger
+from riskseal.risk.app import ConsumerPositions, build_app
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.tables import RiskTables, build_tables
 from riskseal.risk.topics import RiskTopics, build_topics, worker_topic_partitions
@@ -65,12 +66,16 @@ def create_risk_app(settings: Settings, engine: RiskEngine | None = None) -> Ris
         tables,
         EventCodec(max_event_bytes=settings.max_event_bytes),
     )
-    register_agents(app, processor, settings.risk_reload_interval_s)
+    lanes = {Lane.REQUESTS: settings.topic_requests, Lane.ACTIONS: settings.topic_actions}
+    merger: Merger[Any] = Merger(ConsumerPositions(app, lanes))
+    register_agents(app, processor, merger, settings.risk_reload_interval_s)
     app.before_commit(processor.write_states)
     app.after_commit(processor.forget_committed)
 
     def forget_revoked(sender: object, revoked: set[TP], **kwargs: object) -> None:
         processor.forget_partitions(revoked)
+        for lane, topic in lanes.items():
+            merger.forget(lane, [tp.partition for tp in revoked if tp.topic == topic])
 
     # mode types signal receivers loosely (any positional arguments); this one takes the set.
     app.on_partitions_revoked.connect(cast(Any, forget_revoked))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from riskseal.contract.events import (
     SourceStamp,
 )
 from riskseal.risk.agents import RiskProcessor, register_agents
+from riskseal.risk.alignment import Lane, Merger
 from riskseal.risk.app import build_app
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.tables import RiskTables, build_tables
@@ -101,6 +103,21 @@ class Harness:
         return self.tables
 
 
+_MERGERS: weakref.WeakKeyDictionary[Any, Merger[Any]] = weakref.WeakKeyDictionary()
+"""The merger of each harness app."""
+
+
+class _NothingUnread:
+    """Log positions of test mode, where records are put straight into the agents: every
+    partition is read to its end."""
+
+    def highwater(self, lane: Lane, partition: int) -> int | None:
+        return 0
+
+    def start_offset(self, lane: Lane, partition: int) -> int | None:
+        return 0
+
+
 def make_harness(engine: Any = None) -> Harness:
     """A fresh app (memory store) with the real engine unless ``engine`` is given."""
     settings = Settings.local(risk_store="memory", risk_app_id=f"test-{uuid.uuid4().hex[:8]}")
@@ -122,7 +139,9 @@ def make_harness(engine: Any = None) -> Harness:
         engine = RiskEngine.load(settings, source_id="tests")
     # The agents subscribe to the declared topics; then the processor sends to the recorders.
     processor = RiskProcessor(engine, declared, tables, CODEC)
-    register_agents(app, processor, settings.risk_reload_interval_s)
+    merger: Merger[Any] = Merger(_NothingUnread())
+    register_agents(app, processor, merger, settings.risk_reload_interval_s)
+    _MERGERS[app] = merger  # the worker starts its merge task; in test mode, running() does
     processor.topics = topics
     agents = {name.rsplit(".", 1)[-1]: agent for name, agent in app.agents.items()}
     return Harness(
@@ -140,11 +159,14 @@ def make_harness(engine: Any = None) -> Harness:
 
 @asynccontextmanager
 async def running(agent: AgentT[Any]) -> AsyncIterator[Any]:
-    """The agent's test wrapper, started; the app's idle consumer is closed afterwards."""
+    """The agent's test wrapper, started with the app's merge task; the app's idle consumer
+    is closed afterwards."""
+    merge = asyncio.create_task(_MERGERS[agent.app].run(tick_s=0.01))
     try:
         async with agent.test_context() as wrapper:
             yield wrapper
     finally:
+        merge.cancel()
         # Iterating a stream makes Faust build its Kafka consumer, whose thread owns an event
         # loop; in test mode the consumer never starts, so nothing would close that loop.
         consumer = cast(Any, agent.app)._consumer

@@ -1,0 +1,335 @@
+"""The merge of requests and actions per partition (``riskseal.risk.alignment``), no broker.
+
+``Alignment`` is driven with explicit clock readings; ``Merger`` runs on a private event loop
+with recording handlers. Log positions are a plain table the tests set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from riskseal.risk.alignment import Alignment, Arrival, Lane, Merger, OrderKey
+
+REQ, ACT = Lane.REQUESTS, Lane.ACTIONS
+
+
+@dataclass
+class Positions:
+    """High watermarks and start offsets per (lane, partition); unknown unless set."""
+
+    highwaters: dict[tuple[Lane, int], int] = field(default_factory=dict)
+    starts: dict[tuple[Lane, int], int] = field(default_factory=dict)
+
+    def highwater(self, lane: Lane, partition: int) -> int | None:
+        return self.highwaters.get((lane, partition))
+
+    def start_offset(self, lane: Lane, partition: int) -> int | None:
+        return self.starts.get((lane, partition))
+
+
+def key(time: int, seq: int = 0) -> OrderKey:
+    return (time, "app", 1, seq)
+
+
+def arrival(name: str, time: int, offset: int, partition: int = 0) -> Arrival[str]:
+    return Arrival(name, partition, offset, key(time))
+
+
+def items(arrivals: list[Arrival[str]]) -> list[str]:
+    return [a.item for a in arrivals]
+
+
+def all_read(*counts: tuple[Lane, int, int]) -> Positions:
+    """Positions where each (lane, partition) holds ``count`` records from offset 0."""
+    return Positions(
+        highwaters={(lane, part): count for lane, part, count in counts},
+        starts={(lane, part): 0 for lane, part, _ in counts},
+    )
+
+
+# --- Alignment ---------------------------------------------------------------------------
+def test_the_two_lanes_are_merged_by_event_time() -> None:
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 2)))
+    alignment.take(REQ, [arrival("r10", 10, 0), arrival("r30", 30, 1)], now=0)
+    alignment.take(ACT, [arrival("a20", 20, 0), arrival("a40", 40, 1)], now=0)
+    handled = []
+    for _ in range(4):
+        for lane in Lane:
+            ready = alignment.due(lane, now=0)
+            handled += items(ready)
+            alignment.done(lane, ready)
+    assert handled == ["r10", "a20", "r30", "a40"]
+    assert alignment.held(REQ) == alignment.held(ACT) == 0
+
+
+def test_a_record_waits_while_the_other_lane_has_records_to_take() -> None:
+    positions = all_read((REQ, 0, 1), (ACT, 0, 3))
+    alignment: Alignment[str] = Alignment(positions)
+    alignment.take(REQ, [arrival("r50", 50, 0)], now=0)
+    alignment.take(ACT, [arrival("a10", 10, 0)], now=0)
+    assert items(alignment.due(REQ, now=0)) == []  # a10 comes first
+    ready = alignment.due(ACT, now=0)
+    alignment.done(ACT, ready)
+    assert items(ready) == ["a10"]
+    # Actions took offset 0 of 3: what it has still to take may come before r50.
+    assert items(alignment.due(REQ, now=1)) == []
+    alignment.take(ACT, [arrival("a60", 60, 1)], now=1)
+    assert items(alignment.due(REQ, now=1)) == ["r50"]  # a60 is later
+
+
+def test_a_lane_that_took_everything_lets_every_record_through() -> None:
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 1)))
+    alignment.take(ACT, [arrival("a5", 5, 0)], now=0)
+    ready = alignment.due(ACT, now=0)
+    assert items(ready) == []  # requests has two records to take
+    alignment.take(REQ, [arrival("r1", 1, 0), arrival("r99", 99, 1)], now=0)
+    ready = alignment.due(REQ, now=0)
+    assert items(ready) == ["r1"]
+    alignment.done(REQ, ready)
+    ready = alignment.due(ACT, now=0)
+    alignment.done(ACT, ready)
+    assert items(ready) == ["a5"]
+    assert items(alignment.due(REQ, now=0)) == ["r99"]  # actions is caught up and holds nothing
+
+
+def test_a_committed_offset_at_the_end_means_nothing_to_take() -> None:
+    positions = Positions(highwaters={(ACT, 0): 7}, starts={(ACT, 0): 7})
+    alignment: Alignment[str] = Alignment(positions)
+    alignment.take(REQ, [arrival("r1", 1, 0)], now=0)
+    assert items(alignment.due(REQ, now=0)) == ["r1"]
+
+
+@pytest.mark.parametrize("highwater", [None, 3])
+def test_unknown_positions_make_a_record_wait(highwater: int | None) -> None:
+    positions = Positions(highwaters={} if highwater is None else {(ACT, 0): highwater})
+    alignment: Alignment[str] = Alignment(positions, max_wait_s=1.0)
+    alignment.take(REQ, [arrival("r1", 1, 0)], now=0)
+    assert items(alignment.due(REQ, now=0)) == []
+
+
+def test_an_empty_partition_never_fetched_past_zero_is_caught_up() -> None:
+    alignment: Alignment[str] = Alignment(Positions(highwaters={(ACT, 0): 0}))
+    alignment.take(REQ, [arrival("r1", 1, 0)], now=0)
+    assert items(alignment.due(REQ, now=0)) == ["r1"]
+
+
+def test_a_stalled_partition_holds_the_other_lane_at_most_max_wait() -> None:
+    positions = all_read((REQ, 0, 1), (ACT, 0, 5))
+    alignment: Alignment[str] = Alignment(positions, max_wait_s=2.0)
+    alignment.take(REQ, [arrival("r1", 1, 0)], now=100.0)
+    assert items(alignment.due(REQ, now=100.0)) == []  # the stall starts here
+    assert items(alignment.due(REQ, now=101.9)) == []
+    assert items(alignment.due(REQ, now=102.0)) == ["r1"]
+
+
+def test_the_longest_wait_runs_from_the_stall_not_from_taking() -> None:
+    positions = all_read((REQ, 0, 1), (ACT, 0, 2))
+    alignment: Alignment[str] = Alignment(positions, max_wait_s=2.0)
+    alignment.take(REQ, [arrival("r50", 50, 0)], now=0.0)
+    alignment.take(ACT, [arrival("a10", 10, 0)], now=0.0)
+    assert items(alignment.due(REQ, now=5.0)) == []  # behind a10: no stall yet
+    alignment.done(ACT, alignment.due(ACT, now=5.0))
+    assert items(alignment.due(REQ, now=5.0)) == []  # now actions is stalled
+    assert items(alignment.due(REQ, now=6.0)) == []
+    assert items(alignment.due(REQ, now=7.0)) == ["r50"]
+
+
+def test_a_lane_waited_out_without_a_start_offset_is_taken_as_read_to_its_end() -> None:
+    positions = Positions(highwaters={(ACT, 0): 4})  # a new group on a truncated log
+    alignment: Alignment[str] = Alignment(positions, max_wait_s=1.0)
+    alignment.take(REQ, [arrival("r1", 1, 0)], now=0.0)
+    assert items(alignment.due(REQ, now=0.0)) == []
+    ready = alignment.due(REQ, now=1.0)
+    alignment.done(REQ, ready)
+    assert items(ready) == ["r1"]
+    alignment.take(REQ, [arrival("r2", 2, 1)], now=1.0)
+    ready = alignment.due(REQ, now=1.0)
+    alignment.done(REQ, ready)
+    assert items(ready) == ["r2"]  # no second wait
+    positions.highwaters[(ACT, 0)] = 5  # a new action: wait for it again
+    alignment.take(REQ, [arrival("r3", 3, 2)], now=1.0)
+    assert items(alignment.due(REQ, now=1.0)) == []
+
+
+def test_partitions_are_merged_independently() -> None:
+    positions = all_read((REQ, 0, 1), (REQ, 1, 1), (ACT, 0, 1), (ACT, 1, 0))
+    alignment: Alignment[str] = Alignment(positions)
+    alignment.take(REQ, [arrival("r0", 50, 0, partition=0), arrival("r1", 50, 0, partition=1)], 0)
+    # Partition 0's actions are still to be taken; partition 1 has none at all.
+    assert items(alignment.due(REQ, now=0)) == ["r1"]
+
+
+def test_on_equal_keys_the_action_goes_first() -> None:
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 1)))
+    alignment.take(REQ, [arrival("r", 10, 0)], now=0)
+    alignment.take(ACT, [arrival("a", 10, 0)], now=0)
+    assert items(alignment.due(REQ, now=0)) == []
+    assert items(alignment.due(ACT, now=0)) == ["a"]
+
+
+def test_a_lane_keeps_its_offset_order_whatever_the_times() -> None:
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 1)))
+    alignment.take(REQ, [arrival("r50", 50, 0), arrival("r5", 5, 1)], now=0)
+    alignment.take(ACT, [arrival("a20", 20, 0)], now=0)
+    assert items(alignment.due(REQ, now=0)) == []  # r5 stays behind r50
+    ready = alignment.due(ACT, now=0)
+    alignment.done(ACT, ready)
+    assert items(ready) == ["a20"]
+    assert items(alignment.due(REQ, now=0)) == ["r50", "r5"]
+
+
+def test_records_without_an_order_key_are_due_at_once() -> None:
+    alignment: Alignment[str] = Alignment(Positions())
+    refused = Arrival("bad", 0, 0, None)
+    assert alignment.take(REQ, [refused, arrival("r1", 1, 1)], now=0) == ["bad"]
+    assert alignment.held(REQ) == 1
+
+
+def test_forgetting_a_revoked_partition_drops_what_the_lane_took_from_it() -> None:
+    positions = Positions(highwaters={(ACT, 0): 2, (REQ, 0): 1}, starts={(ACT, 0): 0})
+    alignment: Alignment[str] = Alignment(positions)
+    alignment.take(ACT, [Arrival("a1", 0, 0, None), Arrival("a2", 0, 1, None)], now=0)
+    alignment.take(REQ, [arrival("r9", 9, 0)], now=0)
+    assert items(alignment.due(REQ, now=0)) == ["r9"]  # actions took offsets 0 and 1 of 2
+    alignment.forget(ACT, [0])  # back to its committed offset 0: nothing taken since
+    assert items(alignment.due(REQ, now=0)) == []
+
+
+@st.composite
+def _lanes(draw: st.DrawFn) -> tuple[list[int], list[int], list[tuple[Lane, int]]]:
+    """Two sorted lists of event times and an interleaving of batches taken from them."""
+    times = st.lists(st.integers(0, 50), max_size=25).map(sorted)
+    requests, actions = draw(times), draw(times)
+    steps: list[tuple[Lane, int]] = []
+    left = {REQ: len(requests), ACT: len(actions)}
+    while any(left.values()):
+        lane = draw(st.sampled_from([lane for lane in Lane if left[lane]]))
+        size = draw(st.integers(1, left[lane]))
+        steps.append((lane, size))
+        left[lane] -= size
+    return requests, actions, steps
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lanes())
+def test_any_interleaving_of_batches_gives_the_event_time_order(
+    case: tuple[list[int], list[int], list[tuple[Lane, int]]],
+) -> None:
+    requests, actions, steps = case
+    records = {
+        REQ: [Arrival(f"r{i}", 0, i, key(t, 2 * i)) for i, t in enumerate(requests)],
+        ACT: [Arrival(f"a{i}", 0, i, key(t, 2 * i + 1)) for i, t in enumerate(actions)],
+    }
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, len(requests)), (ACT, 0, len(actions))))
+    taken = {REQ: 0, ACT: 0}
+    handled: list[Arrival[str]] = []
+
+    def drain() -> None:
+        progressed = True
+        while progressed:
+            progressed = False
+            for lane in Lane:
+                ready = alignment.due(lane, now=0)
+                alignment.done(lane, ready)
+                handled.extend(ready)
+                progressed = progressed or bool(ready)
+
+    for lane, size in steps:
+        alignment.take(lane, records[lane][taken[lane] : taken[lane] + size], now=0)
+        taken[lane] += size
+        drain()
+    expected = sorted(records[REQ] + records[ACT], key=lambda a: a.key or key(0))
+    assert [a.item for a in handled] == [a.item for a in expected]
+
+
+# --- Merger -----------------------------------------------------------------------------
+@dataclass
+class Recorder:
+    runs: list[tuple[Lane, list[str]]] = field(default_factory=list)
+    failures: int = 0
+
+    def handler(self, lane: Lane) -> Callable[[list[str]], Awaitable[None]]:
+        async def handle(run: list[str]) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("broker unavailable")
+            self.runs.append((lane, run))
+
+        return handle
+
+
+def _merger(positions: Positions, recorder: Recorder, max_held: int = 1_000) -> Merger[str]:
+    merger: Merger[str] = Merger(positions, max_held=max_held)
+    for lane in Lane:
+        merger.handle(lane, recorder.handler(lane))
+    return merger
+
+
+def test_the_merger_hands_over_due_runs_lane_after_lane() -> None:
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        merger = _merger(all_read((REQ, 0, 2), (ACT, 0, 2)), recorder)
+        await merger.take(REQ, [arrival("r1", 1, 0), arrival("r9", 9, 1)])
+        await merger.take(ACT, [arrival("a5", 5, 0), Arrival("bad", 0, 1, None)])
+        await merger.drain()
+
+    asyncio.run(scenario())
+    assert recorder.runs == [(ACT, ["bad"]), (REQ, ["r1"]), (ACT, ["a5"]), (REQ, ["r9"])]
+
+
+def test_a_failed_run_stays_held_and_the_next_drain_hands_it_over_again() -> None:
+    recorder = Recorder(failures=1)
+
+    async def scenario() -> None:
+        merger = _merger(all_read((REQ, 0, 1), (ACT, 0, 0)), recorder)
+        await merger.take(REQ, [arrival("r1", 1, 0)])
+        with pytest.raises(ConnectionError):
+            await merger.drain()
+        assert merger.alignment.held(REQ) == 1
+        await merger.drain()
+
+    asyncio.run(scenario())
+    assert recorder.runs == [(REQ, ["r1"])]
+
+
+def test_run_drains_after_each_take_and_survives_a_failed_run() -> None:
+    recorder = Recorder(failures=1)
+
+    async def scenario() -> None:
+        merger = _merger(all_read((REQ, 0, 1), (ACT, 0, 0)), recorder)
+        task = asyncio.create_task(merger.run(tick_s=0.01))
+        await merger.take(REQ, [arrival("r1", 1, 0)])
+        async with asyncio.timeout(5):
+            while not recorder.runs:
+                await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(scenario())
+    assert recorder.runs == [(REQ, ["r1"])]
+
+
+def test_a_lane_holding_its_limit_waits_for_room_before_taking_more() -> None:
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        # Actions has a record still to take: every request waits, and the lane fills up.
+        positions = all_read((REQ, 0, 3), (ACT, 0, 1))
+        merger = _merger(positions, recorder, max_held=2)
+        await merger.take(REQ, [arrival("r1", 1, 0)])
+        taking = asyncio.create_task(merger.take(REQ, [arrival("r2", 2, 1)]))
+        await asyncio.sleep(0.01)
+        assert not taking.done()  # two held: no room
+        await merger.take(ACT, [arrival("a9", 9, 0)])
+        await merger.drain()
+        async with asyncio.timeout(5):
+            await taking
+
+    asyncio.run(scenario())
+    assert recorder.runs == [(REQ, ["r1", "r2"])]
