@@ -165,7 +165,7 @@ class RiskConsumer(faust_aiokafka.Consumer):
 
 class ConsumerPositions:
     """Where the worker's consumer stands in the requests and actions partitions: the
-    :class:`~riskseal.risk.alignment.LogPositions` of the worker's aligner."""
+    :class:`~riskseal.risk.alignment.LogPositions` of the worker's merger."""
 
     def __init__(self, app: faust.App, topics: Mapping[Lane, str]) -> None:
         self._app = app
