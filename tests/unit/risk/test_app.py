@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import faust
 import pytest
 from faust.auth import SASLCredentials, SSLCredentials
+from faust.exceptions import ConsumerNotStarted
+from faust.types import TP
 from pydantic import SecretStr
 
+from riskseal.risk.alignment import Lane
 from riskseal.risk.app import (
     PRODUCER_LINGER_S,
     PRODUCER_MAX_BATCH_BYTES,
     WEB_HOST,
+    ConsumerPositions,
     broker_credentials,
     build_app,
     faust_settings,
@@ -173,3 +178,49 @@ def test_the_worker_command_runs_a_worker_with_its_options(
     assert settings.risk_data_dir == tmp_path
     assert settings.risk_app_id == "from-env"
     assert loglevel == "warning"
+
+
+class _Consumer:
+    """What ConsumerPositions reads of Faust's consumer."""
+
+    def __init__(self, highwaters: dict[TP, int | None], committed: dict[TP, int]) -> None:
+        self.highwaters = highwaters
+        self._committed_offset = committed
+
+    def highwater(self, tp: TP) -> int | None:
+        if tp not in self.highwaters:
+            raise AssertionError("Partition is not assigned")  # what aiokafka does
+        return self.highwaters[tp]
+
+
+class _App:
+    def __init__(self, consumer: object) -> None:
+        self.consumer = consumer
+
+
+LANES = {Lane.REQUESTS: "access.requests", Lane.ACTIONS: "access.actions"}
+
+
+def test_consumer_positions_read_each_lanes_topic_partition() -> None:
+    consumer = _Consumer(
+        {TP("access.actions", 2): 40, TP("access.requests", 2): None},
+        {TP("access.actions", 2): 17},
+    )
+    positions = ConsumerPositions(cast(faust.App, _App(consumer)), LANES)
+    assert positions.highwater(Lane.ACTIONS, 2) == 40
+    assert positions.highwater(Lane.REQUESTS, 2) is None  # not fetched yet
+    assert positions.start_offset(Lane.ACTIONS, 2) == 17
+    assert positions.start_offset(Lane.REQUESTS, 2) is None
+
+
+def test_consumer_positions_know_nothing_of_partitions_not_assigned_or_a_stopped_consumer() -> None:
+    positions = ConsumerPositions(cast(faust.App, _App(_Consumer({}, {}))), LANES)
+    assert positions.highwater(Lane.ACTIONS, 0) is None
+
+    class Stopped:
+        def highwater(self, tp: TP) -> int:
+            raise ConsumerNotStarted("Consumer thread not yet started")
+
+    stopped = ConsumerPositions(cast(faust.App, _App(Stopped())), LANES)
+    assert stopped.highwater(Lane.ACTIONS, 0) is None
+    assert stopped.start_offset(Lane.ACTIONS, 0) is None
