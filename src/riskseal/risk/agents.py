@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
@@ -60,6 +60,7 @@ ReadRequest = tuple[EventT[bytes], AccessRequest | Rejection]
 """A requests record with what the intake made of it."""
 ReadAction = tuple[EventT[bytes], AccessAction | Rejection]
 """An actions record with what the intake made of it."""
+ReadRecord = ReadRequest | ReadAction
 State = TypeVar("State", UserState, IpState)
 
 STATE_CACHE_SIZE = 4_096
@@ -187,16 +188,20 @@ class RiskProcessor:
 
     async def handle_requests(self, requests: Iterable[ReadRequest]) -> None:
         """Decide requests already read (:meth:`read_requests`), as one batch."""
-        batch = _Batch(self.pending_users)
-        for event, request in requests:
-            self._request(event, request, batch)
-        await self._finish(batch)
+        await self.handle_merged((Lane.REQUESTS, read) for read in requests)
 
     async def handle_actions(self, actions: Iterable[ReadAction]) -> None:
         """Account actions already read (:meth:`read_actions`), as one batch."""
+        await self.handle_merged((Lane.ACTIONS, read) for read in actions)
+
+    async def handle_merged(self, run: Iterable[tuple[Lane, ReadRecord]]) -> None:
+        """Handle requests and actions already read, in the order given, as one batch."""
         batch = _Batch(self.pending_users)
-        for event, action in actions:
-            self._action(event, action, batch)
+        for lane, (event, read) in run:
+            if lane is Lane.REQUESTS:
+                self._request(event, cast(AccessRequest | Rejection, read), batch)
+            else:
+                self._action(event, cast(AccessAction | Rejection, read), batch)
         await self._finish(batch)
 
     async def on_ip_failures(self, events: Sequence[EventT[bytes]]) -> None:
@@ -445,19 +450,6 @@ def _arrivals(
     ]
 
 
-def _acking(
-    stream: StreamT[bytes], handle: Callable[[list[Any]], Awaitable[None]]
-) -> Callable[[list[Any]], Awaitable[None]]:
-    """``handle`` for a run of (record, read) of ``stream``, then the records acked."""
-
-    async def handle_and_ack(run: list[Any]) -> None:
-        await handle(run)
-        for event, _ in run:
-            await stream.ack(event)
-
-    return handle_and_ack
-
-
 def _held_batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes]]]:
     """The stream's records in batches, acked by whoever handles them (the merger may hold
     a record past its batch: it must not be acked, nor its offset committed, before)."""
@@ -471,16 +463,24 @@ def register_agents(
     """Declare the three agents and the timers of ``processor`` on ``app``; requests and
     actions are handled in the order ``merger`` gives (:mod:`riskseal.risk.alignment`)."""
     topics = processor.topics
+    streams: dict[Lane, StreamT[bytes]] = {}
+
+    async def handle_and_ack(run: list[tuple[Lane, ReadRecord]]) -> None:
+        await processor.handle_merged(run)
+        for lane, (event, _) in run:
+            await streams[lane].ack(event)
+
+    merger.handle(handle_and_ack)
 
     @app.agent(topics.requests, name="riskseal.risk.requests")
     async def requests(stream: StreamT[bytes]) -> None:
-        merger.handle(Lane.REQUESTS, _acking(stream, processor.handle_requests))
+        streams[Lane.REQUESTS] = stream
         async for events in _held_batches(stream):
             await merger.take(Lane.REQUESTS, _arrivals(processor.read_requests(events)))
 
     @app.agent(topics.actions, name="riskseal.risk.actions")
     async def actions(stream: StreamT[bytes]) -> None:
-        merger.handle(Lane.ACTIONS, _acking(stream, processor.handle_actions))
+        streams[Lane.ACTIONS] = stream
         async for events in _held_batches(stream):
             await merger.take(Lane.ACTIONS, _arrivals(processor.read_actions(events)))
 

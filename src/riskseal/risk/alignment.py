@@ -128,6 +128,8 @@ class Alignment(Generic[Item]):
         self._positions = positions
         self._max_wait_s = max_wait_s
         self._held: dict[Lane, dict[int, deque[_Waiting[Item]]]] = {lane: {} for lane in Lane}
+        self._out: list[tuple[Lane, _Waiting[Item]]] = []
+        """Records handed out in the current run, in run order, until it is done."""
         self._next_offset: dict[Lane, dict[int, int]] = {lane: {} for lane in Lane}
         """One past the last offset each lane took from each partition."""
         self._taken = 0
@@ -151,12 +153,38 @@ class Alignment(Generic[Item]):
         return immediate
 
     def held(self, lane: Lane) -> int:
-        """How many records ``lane`` holds."""
-        return sum(map(len, self._held[lane].values()))
+        """How many records ``lane`` holds (handed out in the current run included)."""
+        out = sum(1 for out_lane, _ in self._out if out_lane is lane)
+        return out + sum(map(len, self._held[lane].values()))
 
-    def due(self, lane: Lane, now: float) -> list[Arrival[Item]]:
-        """The records of ``lane`` that are due now, in the order taken. They stay held (and keep
-        the other lane behind them) until :meth:`done`."""
+    def next_run(self, now: float, limit: int) -> list[tuple[Lane, Arrival[Item]]]:
+        """The records due now, both lanes merged in their order, at most ``limit``; they
+        are handed out until :meth:`done` (handled) or :meth:`put_back` (failed)."""
+        run: list[tuple[Lane, Arrival[Item]]] = []
+        progressed = True
+        while progressed and len(run) < limit:
+            progressed = False
+            for lane in Lane:
+                ready = self._due(lane, now)[: limit - len(run)]
+                for entry in ready:
+                    self._held[lane][entry.arrival.partition].popleft()
+                    self._out.append((lane, entry))
+                    run.append((lane, entry.arrival))
+                progressed = progressed or bool(ready)
+        return run
+
+    def done(self) -> None:
+        """The run handed out is handled: release it."""
+        self._out.clear()
+
+    def put_back(self) -> None:
+        """The run handed out failed: hold it again, where it was, for the next run."""
+        for lane, entry in reversed(self._out):
+            self._held[lane][entry.arrival.partition].appendleft(entry)
+        self._out.clear()
+
+    def _due(self, lane: Lane, now: float) -> list[_Waiting[Item]]:
+        """The held records of ``lane`` that are due now, in the order taken."""
         ready: list[_Waiting[Item]] = []
         for partition, waiting in self._held[lane].items():
             if not waiting:
@@ -176,17 +204,7 @@ class Alignment(Generic[Item]):
                     break
                 ready.append(entry)
         ready.sort(key=lambda entry: entry.index)
-        return [entry.arrival for entry in ready]
-
-    def done(self, lane: Lane, handled: Sequence[Arrival[Item]]) -> None:
-        """``handled`` (the last :meth:`due` of ``lane``) are handled: release them."""
-        held = self._held[lane]
-        for arrival in handled:
-            waiting = held[arrival.partition]
-            if waiting and waiting[0].arrival is arrival:
-                waiting.popleft()
-            else:  # pragma: no cover - due() hands out prefixes, done() takes them back
-                raise ValueError(f"{arrival.partition}@{arrival.offset} is not at the front")
+        return ready
 
     def forget(self, lane: Lane, partitions: Sequence[int]) -> None:
         """The lane's partitions were revoked: what it took from them says nothing any more
@@ -241,14 +259,18 @@ def _before(key: OrderKey, bound: OrderKey | _Unbounded, lane: Lane) -> bool:
     return key < bound or (key == bound and lane is Lane.ACTIONS)
 
 
+Handler = Callable[[list[tuple[Lane, Item]]], Awaitable[None]]
+"""Handles a run of records of both lanes, in its order, and acks them."""
+
+
 class Merger(Generic[Item]):
     """The merge, run by one task of its own (:meth:`run`) while the agents take batches.
 
-    Each lane registers its handler (:meth:`handle`), which handles a run of its records and
-    acks them. An agent hands over each batch (:meth:`take`) and goes on taking, so it never
-    keeps back records the other lane waits for; it pauses only while its lane holds
-    :data:`ALIGN_MAX_HELD` records or more. :meth:`drain` hands every due run to its lane's
-    handler, lane after lane, until nothing more is due.
+    An agent hands over each batch (:meth:`take`) and goes on taking, so it never keeps back
+    records the other lane waits for; it pauses only while its lane holds
+    :data:`ALIGN_MAX_HELD` records or more. :meth:`drain` hands the due records to the
+    handler in runs of both lanes in their merged order (at most :data:`ALIGN_MAX_RUN`), so
+    a user's state changed by a run's requests and actions is written once per run.
     """
 
     def __init__(
@@ -261,20 +283,20 @@ class Merger(Generic[Item]):
         self.alignment: Alignment[Item] = Alignment(positions, max_wait_s)
         self._max_held = max_held
         self._clock = clock
-        self._handlers: dict[Lane, Callable[[list[Item]], Awaitable[None]]] = {}
+        self._handler: Handler[Item] | None = None
         self._taken = asyncio.Event()
         self._room = {lane: asyncio.Event() for lane in Lane}
 
-    def handle(self, lane: Lane, handler: Callable[[list[Item]], Awaitable[None]]) -> None:
-        """Handle ``lane``'s due runs with ``handler`` (which acks what it handled)."""
-        self._handlers[lane] = handler
+    def handle(self, handler: Handler[Item]) -> None:
+        """Hand the runs to ``handler``."""
+        self._handler = handler
 
     async def take(self, lane: Lane, arrivals: Sequence[Arrival[Item]]) -> None:
         """Hold a batch of ``lane`` for the merge; records without an order key are handled
         at once. Returns when the lane has room for another batch."""
         immediate = self.alignment.take(lane, arrivals, self._clock())
         if immediate:
-            await self._handlers[lane](immediate)
+            await self._handle([(lane, item) for item in immediate])
         self._taken.set()
         room = self._room[lane]
         while self.alignment.held(lane) >= self._max_held:
@@ -291,22 +313,27 @@ class Merger(Generic[Item]):
             try:
                 await self.drain()
             except Exception:  # a failed send: the records stay held, the next drain retries
-                log.exception("handling aligned records failed; retrying")
+                log.exception("handling merged records failed; retrying")
 
     async def drain(self) -> None:
-        """Hand every due run to its lane's handler until nothing more is due."""
-        progressed = True
-        while progressed:
-            progressed = False
-            for lane in Lane:
-                ready = self.alignment.due(lane, self._clock())[:ALIGN_MAX_RUN]
-                if ready and lane in self._handlers:
-                    await self._handlers[lane]([arrival.item for arrival in ready])
-                    self.alignment.done(lane, ready)
-                    self._room[lane].set()
-                    progressed = True
-                    await asyncio.sleep(0)  # the agents take what arrived meanwhile
+        """Hand the due records over, run after run, until nothing more is due."""
+        alignment = self.alignment
+        while run := alignment.next_run(self._clock(), ALIGN_MAX_RUN):
+            try:
+                await self._handle([(lane, arrival.item) for lane, arrival in run])
+            except BaseException:
+                alignment.put_back()
+                raise
+            alignment.done()
+            for room in self._room.values():
+                room.set()
+            await asyncio.sleep(0)  # the agents take what arrived meanwhile
 
     def forget(self, lane: Lane, partitions: Sequence[int]) -> None:
         """See :meth:`Alignment.forget`."""
         self.alignment.forget(lane, partitions)
+
+    async def _handle(self, run: list[tuple[Lane, Item]]) -> None:
+        if self._handler is None:
+            raise RuntimeError("no handler: call Merger.handle() first")
+        await self._handler(run)

@@ -7,7 +7,6 @@ with recording handlers. Log positions are a plain table the tests set.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -54,55 +53,63 @@ def all_read(*counts: tuple[Lane, int, int]) -> Positions:
 
 
 # --- Alignment ---------------------------------------------------------------------------
+def run(alignment: Alignment[str], now: float = 0.0, limit: int = 1_000) -> list[str]:
+    """What is due now, handed out and handled."""
+    handed = alignment.next_run(now, limit)
+    alignment.done()
+    return [arrival.item for _, arrival in handed]
+
+
 def test_the_two_lanes_are_merged_by_event_time() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 2)))
     alignment.take(REQ, [arrival("r10", 10, 0), arrival("r30", 30, 1)], now=0)
     alignment.take(ACT, [arrival("a20", 20, 0), arrival("a40", 40, 1)], now=0)
-    handled = []
-    for _ in range(4):
-        for lane in Lane:
-            ready = alignment.due(lane, now=0)
-            handled += items(ready)
-            alignment.done(lane, ready)
-    assert handled == ["r10", "a20", "r30", "a40"]
+    assert run(alignment) == ["r10", "a20", "r30", "a40"]
     assert alignment.held(REQ) == alignment.held(ACT) == 0
 
 
+def test_a_run_stops_at_its_limit_and_the_next_one_goes_on() -> None:
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 2)))
+    alignment.take(REQ, [arrival("r10", 10, 0), arrival("r30", 30, 1)], now=0)
+    alignment.take(ACT, [arrival("a20", 20, 0), arrival("a40", 40, 1)], now=0)
+    assert run(alignment, limit=3) == ["r10", "a20", "r30"]
+    assert run(alignment, limit=3) == ["a40"]
+
+
+def test_a_run_put_back_is_handed_out_again_in_the_same_order() -> None:
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 1)))
+    alignment.take(REQ, [arrival("r10", 10, 0), arrival("r30", 30, 1)], now=0)
+    alignment.take(ACT, [arrival("a20", 20, 0)], now=0)
+    handed = alignment.next_run(0, 10)
+    assert alignment.held(REQ) == 2 and alignment.held(ACT) == 1  # handed out, still held
+    alignment.put_back()
+    assert [a.item for _, a in handed] == run(alignment) == ["r10", "a20", "r30"]
+
+
 def test_a_record_waits_while_the_other_lane_has_records_to_take() -> None:
-    positions = all_read((REQ, 0, 1), (ACT, 0, 3))
-    alignment: Alignment[str] = Alignment(positions)
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 3)))
     alignment.take(REQ, [arrival("r50", 50, 0)], now=0)
     alignment.take(ACT, [arrival("a10", 10, 0)], now=0)
-    assert items(alignment.due(REQ, now=0)) == []  # a10 comes first
-    ready = alignment.due(ACT, now=0)
-    alignment.done(ACT, ready)
-    assert items(ready) == ["a10"]
     # Actions took offset 0 of 3: what it has still to take may come before r50.
-    assert items(alignment.due(REQ, now=1)) == []
+    assert run(alignment) == ["a10"]
+    assert run(alignment, now=1) == []
     alignment.take(ACT, [arrival("a60", 60, 1)], now=1)
-    assert items(alignment.due(REQ, now=1)) == ["r50"]  # a60 is later
+    assert run(alignment, now=1) == ["r50", "a60"]
 
 
 def test_a_lane_that_took_everything_lets_every_record_through() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 1)))
     alignment.take(ACT, [arrival("a5", 5, 0)], now=0)
-    ready = alignment.due(ACT, now=0)
-    assert items(ready) == []  # requests has two records to take
+    assert run(alignment) == []  # requests has two records to take
     alignment.take(REQ, [arrival("r1", 1, 0), arrival("r99", 99, 1)], now=0)
-    ready = alignment.due(REQ, now=0)
-    assert items(ready) == ["r1"]
-    alignment.done(REQ, ready)
-    ready = alignment.due(ACT, now=0)
-    alignment.done(ACT, ready)
-    assert items(ready) == ["a5"]
-    assert items(alignment.due(REQ, now=0)) == ["r99"]  # actions is caught up and holds nothing
+    assert run(alignment) == ["r1", "a5", "r99"]
 
 
 def test_a_committed_offset_at_the_end_means_nothing_to_take() -> None:
     positions = Positions(highwaters={(ACT, 0): 7}, starts={(ACT, 0): 7})
     alignment: Alignment[str] = Alignment(positions)
     alignment.take(REQ, [arrival("r1", 1, 0)], now=0)
-    assert items(alignment.due(REQ, now=0)) == ["r1"]
+    assert run(alignment) == ["r1"]
 
 
 @pytest.mark.parametrize("highwater", [None, 3])
@@ -110,51 +117,43 @@ def test_unknown_positions_make_a_record_wait(highwater: int | None) -> None:
     positions = Positions(highwaters={} if highwater is None else {(ACT, 0): highwater})
     alignment: Alignment[str] = Alignment(positions, max_wait_s=1.0)
     alignment.take(REQ, [arrival("r1", 1, 0)], now=0)
-    assert items(alignment.due(REQ, now=0)) == []
+    assert run(alignment) == []
 
 
 def test_an_empty_partition_never_fetched_past_zero_is_caught_up() -> None:
     alignment: Alignment[str] = Alignment(Positions(highwaters={(ACT, 0): 0}))
     alignment.take(REQ, [arrival("r1", 1, 0)], now=0)
-    assert items(alignment.due(REQ, now=0)) == ["r1"]
+    assert run(alignment) == ["r1"]
 
 
 def test_a_stalled_partition_holds_the_other_lane_at_most_max_wait() -> None:
-    positions = all_read((REQ, 0, 1), (ACT, 0, 5))
-    alignment: Alignment[str] = Alignment(positions, max_wait_s=2.0)
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 5)), max_wait_s=2.0)
     alignment.take(REQ, [arrival("r1", 1, 0)], now=100.0)
-    assert items(alignment.due(REQ, now=100.0)) == []  # the stall starts here
-    assert items(alignment.due(REQ, now=101.9)) == []
-    assert items(alignment.due(REQ, now=102.0)) == ["r1"]
+    assert run(alignment, now=100.0) == []  # the stall starts here
+    assert run(alignment, now=101.9) == []
+    assert run(alignment, now=102.0) == ["r1"]
 
 
 def test_the_longest_wait_runs_from_the_stall_not_from_taking() -> None:
-    positions = all_read((REQ, 0, 1), (ACT, 0, 2))
-    alignment: Alignment[str] = Alignment(positions, max_wait_s=2.0)
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 2)), max_wait_s=2.0)
     alignment.take(REQ, [arrival("r50", 50, 0)], now=0.0)
     alignment.take(ACT, [arrival("a10", 10, 0)], now=0.0)
-    assert items(alignment.due(REQ, now=5.0)) == []  # behind a10: no stall yet
-    alignment.done(ACT, alignment.due(ACT, now=5.0))
-    assert items(alignment.due(REQ, now=5.0)) == []  # now actions is stalled
-    assert items(alignment.due(REQ, now=6.0)) == []
-    assert items(alignment.due(REQ, now=7.0)) == ["r50"]
+    assert run(alignment, now=5.0) == ["a10"]  # r50 waited behind a10; now actions stalls
+    assert run(alignment, now=6.0) == []
+    assert run(alignment, now=7.0) == ["r50"]
 
 
 def test_a_lane_waited_out_without_a_start_offset_is_taken_as_read_to_its_end() -> None:
     positions = Positions(highwaters={(ACT, 0): 4})  # a new group on a truncated log
     alignment: Alignment[str] = Alignment(positions, max_wait_s=1.0)
     alignment.take(REQ, [arrival("r1", 1, 0)], now=0.0)
-    assert items(alignment.due(REQ, now=0.0)) == []
-    ready = alignment.due(REQ, now=1.0)
-    alignment.done(REQ, ready)
-    assert items(ready) == ["r1"]
+    assert run(alignment, now=0.0) == []
+    assert run(alignment, now=1.0) == ["r1"]
     alignment.take(REQ, [arrival("r2", 2, 1)], now=1.0)
-    ready = alignment.due(REQ, now=1.0)
-    alignment.done(REQ, ready)
-    assert items(ready) == ["r2"]  # no second wait
+    assert run(alignment, now=1.0) == ["r2"]  # no second wait
     positions.highwaters[(ACT, 0)] = 5  # a new action: wait for it again
     alignment.take(REQ, [arrival("r3", 3, 2)], now=1.0)
-    assert items(alignment.due(REQ, now=1.0)) == []
+    assert run(alignment, now=1.0) == []
 
 
 def test_partitions_are_merged_independently() -> None:
@@ -162,26 +161,21 @@ def test_partitions_are_merged_independently() -> None:
     alignment: Alignment[str] = Alignment(positions)
     alignment.take(REQ, [arrival("r0", 50, 0, partition=0), arrival("r1", 50, 0, partition=1)], 0)
     # Partition 0's actions are still to be taken; partition 1 has none at all.
-    assert items(alignment.due(REQ, now=0)) == ["r1"]
+    assert run(alignment) == ["r1"]
 
 
 def test_on_equal_keys_the_action_goes_first() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 1)))
     alignment.take(REQ, [arrival("r", 10, 0)], now=0)
     alignment.take(ACT, [arrival("a", 10, 0)], now=0)
-    assert items(alignment.due(REQ, now=0)) == []
-    assert items(alignment.due(ACT, now=0)) == ["a"]
+    assert run(alignment) == ["a", "r"]
 
 
 def test_a_lane_keeps_its_offset_order_whatever_the_times() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 1)))
     alignment.take(REQ, [arrival("r50", 50, 0), arrival("r5", 5, 1)], now=0)
     alignment.take(ACT, [arrival("a20", 20, 0)], now=0)
-    assert items(alignment.due(REQ, now=0)) == []  # r5 stays behind r50
-    ready = alignment.due(ACT, now=0)
-    alignment.done(ACT, ready)
-    assert items(ready) == ["a20"]
-    assert items(alignment.due(REQ, now=0)) == ["r50", "r5"]
+    assert run(alignment) == ["a20", "r50", "r5"]  # r5 stays behind r50
 
 
 def test_records_without_an_order_key_are_due_at_once() -> None:
@@ -191,14 +185,15 @@ def test_records_without_an_order_key_are_due_at_once() -> None:
     assert alignment.held(REQ) == 1
 
 
-def test_forgetting_a_revoked_partition_drops_what_the_lane_took_from_it() -> None:
-    positions = Positions(highwaters={(ACT, 0): 2, (REQ, 0): 1}, starts={(ACT, 0): 0})
+@pytest.mark.parametrize("revoked", [False, True])
+def test_forgetting_a_revoked_partition_drops_what_the_lane_took_from_it(revoked: bool) -> None:
+    positions = Positions(highwaters={(ACT, 0): 2}, starts={(ACT, 0): 0})
     alignment: Alignment[str] = Alignment(positions)
     alignment.take(ACT, [Arrival("a1", 0, 0, None), Arrival("a2", 0, 1, None)], now=0)
     alignment.take(REQ, [arrival("r9", 9, 0)], now=0)
-    assert items(alignment.due(REQ, now=0)) == ["r9"]  # actions took offsets 0 and 1 of 2
-    alignment.forget(ACT, [0])  # back to its committed offset 0: nothing taken since
-    assert items(alignment.due(REQ, now=0)) == []
+    if revoked:
+        alignment.forget(ACT, [0])  # back to its committed offset 0: nothing taken since
+    assert run(alignment) == ([] if revoked else ["r9"])
 
 
 @st.composite
@@ -231,14 +226,8 @@ def test_any_interleaving_of_batches_gives_the_event_time_order(
     handled: list[Arrival[str]] = []
 
     def drain() -> None:
-        progressed = True
-        while progressed:
-            progressed = False
-            for lane in Lane:
-                ready = alignment.due(lane, now=0)
-                alignment.done(lane, ready)
-                handled.extend(ready)
-                progressed = progressed or bool(ready)
+        handled.extend(arrival for _, arrival in alignment.next_run(0, 10_000))
+        alignment.done()
 
     for lane, size in steps:
         alignment.take(lane, records[lane][taken[lane] : taken[lane] + size], now=0)
@@ -251,27 +240,23 @@ def test_any_interleaving_of_batches_gives_the_event_time_order(
 # --- Merger -----------------------------------------------------------------------------
 @dataclass
 class Recorder:
-    runs: list[tuple[Lane, list[str]]] = field(default_factory=list)
+    runs: list[list[tuple[Lane, str]]] = field(default_factory=list)
     failures: int = 0
 
-    def handler(self, lane: Lane) -> Callable[[list[str]], Awaitable[None]]:
-        async def handle(run: list[str]) -> None:
-            if self.failures:
-                self.failures -= 1
-                raise ConnectionError("broker unavailable")
-            self.runs.append((lane, run))
-
-        return handle
+    async def handle(self, run: list[tuple[Lane, str]]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("broker unavailable")
+        self.runs.append(run)
 
 
 def _merger(positions: Positions, recorder: Recorder, max_held: int = 1_000) -> Merger[str]:
     merger: Merger[str] = Merger(positions, max_held=max_held)
-    for lane in Lane:
-        merger.handle(lane, recorder.handler(lane))
+    merger.handle(recorder.handle)
     return merger
 
 
-def test_the_merger_hands_over_due_runs_lane_after_lane() -> None:
+def test_the_merger_hands_over_due_records_of_both_lanes_in_one_run() -> None:
     recorder = Recorder()
 
     async def scenario() -> None:
@@ -281,7 +266,7 @@ def test_the_merger_hands_over_due_runs_lane_after_lane() -> None:
         await merger.drain()
 
     asyncio.run(scenario())
-    assert recorder.runs == [(ACT, ["bad"]), (REQ, ["r1"]), (ACT, ["a5"]), (REQ, ["r9"])]
+    assert recorder.runs == [[(ACT, "bad")], [(REQ, "r1"), (ACT, "a5"), (REQ, "r9")]]
 
 
 def test_a_failed_run_stays_held_and_the_next_drain_hands_it_over_again() -> None:
@@ -296,7 +281,7 @@ def test_a_failed_run_stays_held_and_the_next_drain_hands_it_over_again() -> Non
         await merger.drain()
 
     asyncio.run(scenario())
-    assert recorder.runs == [(REQ, ["r1"])]
+    assert recorder.runs == [[(REQ, "r1")]]
 
 
 def test_run_drains_after_each_take_and_survives_a_failed_run() -> None:
@@ -312,7 +297,7 @@ def test_run_drains_after_each_take_and_survives_a_failed_run() -> None:
         task.cancel()
 
     asyncio.run(scenario())
-    assert recorder.runs == [(REQ, ["r1"])]
+    assert recorder.runs == [[(REQ, "r1")]]
 
 
 def test_a_lane_holding_its_limit_waits_for_room_before_taking_more() -> None:
@@ -320,8 +305,7 @@ def test_a_lane_holding_its_limit_waits_for_room_before_taking_more() -> None:
 
     async def scenario() -> None:
         # Actions has a record still to take: every request waits, and the lane fills up.
-        positions = all_read((REQ, 0, 3), (ACT, 0, 1))
-        merger = _merger(positions, recorder, max_held=2)
+        merger = _merger(all_read((REQ, 0, 3), (ACT, 0, 1)), recorder, max_held=2)
         await merger.take(REQ, [arrival("r1", 1, 0)])
         taking = asyncio.create_task(merger.take(REQ, [arrival("r2", 2, 1)]))
         await asyncio.sleep(0.01)
@@ -332,4 +316,10 @@ def test_a_lane_holding_its_limit_waits_for_room_before_taking_more() -> None:
             await taking
 
     asyncio.run(scenario())
-    assert recorder.runs == [(REQ, ["r1", "r2"])]
+    assert recorder.runs == [[(REQ, "r1"), (REQ, "r2")]]
+
+
+def test_a_merger_without_a_handler_says_so() -> None:
+    merger: Merger[str] = Merger(Positions())
+    with pytest.raises(RuntimeError, match=r"Merger\.handle"):
+        asyncio.run(merger.take(REQ, [Arrival("bad", 0, 0, None)]))
