@@ -264,13 +264,16 @@ Handler = Callable[[list[tuple[Lane, Item]]], Awaitable[None]]
 
 
 class Merger(Generic[Item]):
-    """The merge, run by one task of its own (:meth:`run`) while the agents take batches.
+    """The merge, for agents sharing one event loop.
 
-    An agent hands over each batch (:meth:`take`) and goes on taking, so it never keeps back
-    records the other lane waits for; it pauses only while its lane holds
-    :data:`ALIGN_MAX_HELD` records or more. :meth:`drain` hands the due records to the
-    handler in runs of both lanes in their merged order (at most :data:`ALIGN_MAX_RUN`), so
-    a user's state changed by a run's requests and actions is written once per run.
+    An agent hands over each batch (:meth:`take`), which handles one run of what is due
+    then (on live traffic, usually the batch itself) and returns: the agent goes on taking,
+    so it never keeps back records the other lane waits for, and pauses only while its lane
+    holds :data:`ALIGN_MAX_HELD` records or more. The rest, a backlog's long merges and the
+    records that waited their longest, is drained by a task of its own (:meth:`run`). Runs
+    hold both lanes' records in their merged order (at most :data:`ALIGN_MAX_RUN`), so a
+    user's state changed by a run's requests and actions is written once per run; one run
+    is in hand at a time.
     """
 
     def __init__(
@@ -286,6 +289,8 @@ class Merger(Generic[Item]):
         self._handler: Handler[Item] | None = None
         self._taken = asyncio.Event()
         self._room = {lane: asyncio.Event() for lane in Lane}
+        self._running = False
+        """A run is in hand (its records are out of the alignment until it ends)."""
 
     def handle(self, handler: Handler[Item]) -> None:
         """Hand the runs to ``handler``."""
@@ -293,10 +298,16 @@ class Merger(Generic[Item]):
 
     async def take(self, lane: Lane, arrivals: Sequence[Arrival[Item]]) -> None:
         """Hold a batch of ``lane`` for the merge; records without an order key are handled
-        at once. Returns when the lane has room for another batch."""
+        at once, and so is one run of what the batch made due (on live traffic, usually the
+        whole batch) unless a run is in hand already; the merge task does the rest. Returns
+        when the lane has room for another batch."""
         immediate = self.alignment.take(lane, arrivals, self._clock())
         if immediate:
             await self._handle([(lane, item) for item in immediate])
+        try:
+            await self._one_run()
+        except Exception:  # a failed send: the run stays held, the merge task retries it
+            log.exception("handling merged records failed; the merge task retries")
         self._taken.set()
         room = self._room[lane]
         while self.alignment.held(lane) >= self._max_held:
@@ -308,7 +319,8 @@ class Merger(Generic[Item]):
         their longest); a failed run stays held and is tried again at the next drain."""
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._taken.wait(), tick_s)
+                async with asyncio.timeout(tick_s):
+                    await self._taken.wait()
             self._taken.clear()
             try:
                 await self.drain()
@@ -316,18 +328,31 @@ class Merger(Generic[Item]):
                 log.exception("handling merged records failed; retrying")
 
     async def drain(self) -> None:
-        """Hand the due records over, run after run, until nothing more is due."""
-        alignment = self.alignment
-        while run := alignment.next_run(self._clock(), ALIGN_MAX_RUN):
-            try:
-                await self._handle([(lane, arrival.item) for lane, arrival in run])
-            except BaseException:
-                alignment.put_back()
-                raise
-            alignment.done()
-            for room in self._room.values():
-                room.set()
+        """Hand the due records over, run after run, until nothing more is due (or another
+        task has a run in hand: it sets off the next drain when done)."""
+        while await self._one_run():
             await asyncio.sleep(0)  # the agents take what arrived meanwhile
+
+    async def _one_run(self) -> bool:
+        """Hand over one run of due records; False if none is due or one is in hand."""
+        if self._running:
+            return False
+        alignment = self.alignment
+        run = alignment.next_run(self._clock(), ALIGN_MAX_RUN)
+        if not run:
+            return False
+        self._running = True
+        try:
+            await self._handle([(lane, arrival.item) for lane, arrival in run])
+        except BaseException:
+            alignment.put_back()
+            raise
+        finally:
+            self._running = False
+        alignment.done()
+        for room in self._room.values():
+            room.set()
+        return True
 
     def forget(self, lane: Lane, partitions: Sequence[int]) -> None:
         """See :meth:`Alignment.forget`."""

@@ -270,11 +270,12 @@ def test_the_merger_hands_over_due_records_of_both_lanes_in_one_run() -> None:
 
 
 def test_a_failed_run_stays_held_and_the_next_drain_hands_it_over_again() -> None:
-    recorder = Recorder(failures=1)
+    recorder = Recorder(failures=2)
 
     async def scenario() -> None:
         merger = _merger(all_read((REQ, 0, 1), (ACT, 0, 0)), recorder)
-        await merger.take(REQ, [arrival("r1", 1, 0)])
+        await merger.take(REQ, [arrival("r1", 1, 0)])  # its run fails: logged, not raised
+        assert merger.alignment.held(REQ) == 1
         with pytest.raises(ConnectionError):
             await merger.drain()
         assert merger.alignment.held(REQ) == 1
@@ -282,6 +283,17 @@ def test_a_failed_run_stays_held_and_the_next_drain_hands_it_over_again() -> Non
 
     asyncio.run(scenario())
     assert recorder.runs == [[(REQ, "r1")]]
+
+
+def test_a_batch_made_due_is_handled_by_the_agent_that_took_it() -> None:
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        merger = _merger(all_read((REQ, 0, 2), (ACT, 0, 0)), recorder)
+        await merger.take(REQ, [arrival("r1", 1, 0), arrival("r2", 2, 1)])
+        assert recorder.runs == [[(REQ, "r1"), (REQ, "r2")]]  # no drain needed
+
+    asyncio.run(scenario())
 
 
 def test_run_drains_after_each_take_and_survives_a_failed_run() -> None:
