@@ -170,11 +170,11 @@ class RiskProcessor:
 
     async def on_requests(self, events: Sequence[EventT[bytes]]) -> None:
         """Decide a batch of access requests (dead-letter what cannot be decided)."""
-        await self.handle_requests(self.read_requests(events))
+        await self.handle_merged((Lane.REQUESTS, read) for read in self.read_requests(events))
 
     async def on_actions(self, events: Sequence[EventT[bytes]]) -> None:
         """Account a batch of user actions; forward failed sign-ins by source IP."""
-        await self.handle_actions(self.read_actions(events))
+        await self.handle_merged((Lane.ACTIONS, read) for read in self.read_actions(events))
 
     def read_requests(self, events: Iterable[EventT[bytes]]) -> list[ReadRequest]:
         """Each record with the access request it holds, or why it is refused."""
@@ -186,16 +186,9 @@ class RiskProcessor:
         codec = self.codec
         return [(e, read_action(codec, e.message.key, e.message.value)) for e in events]
 
-    async def handle_requests(self, requests: Iterable[ReadRequest]) -> None:
-        """Decide requests already read (:meth:`read_requests`), as one batch."""
-        await self.handle_merged((Lane.REQUESTS, read) for read in requests)
-
-    async def handle_actions(self, actions: Iterable[ReadAction]) -> None:
-        """Account actions already read (:meth:`read_actions`), as one batch."""
-        await self.handle_merged((Lane.ACTIONS, read) for read in actions)
-
     async def handle_merged(self, run: Iterable[tuple[Lane, ReadRecord]]) -> None:
-        """Handle requests and actions already read, in the order given, as one batch."""
+        """Handle requests and actions already read (:meth:`read_requests`,
+        :meth:`read_actions`), in the order given, as one batch."""
         batch = _Batch(self.pending_users)
         for lane, (event, read) in run:
             if lane is Lane.REQUESTS:
@@ -460,8 +453,9 @@ def _held_batches(stream: StreamT[bytes]) -> AsyncIterator[Sequence[EventT[bytes
 def register_agents(
     app: faust.App, processor: RiskProcessor, merger: Merger[Any], reload_interval_s: float
 ) -> None:
-    """Declare the three agents and the timers of ``processor`` on ``app``; requests and
-    actions are handled in the order ``merger`` gives (:mod:`riskseal.risk.alignment`)."""
+    """Declare the three agents of ``processor`` on ``app``, its reload timer and the merge
+    task: requests and actions are handled in the order ``merger`` gives them
+    (:mod:`riskseal.risk.alignment`)."""
     topics = processor.topics
     streams: dict[Lane, StreamT[bytes]] = {}
 
