@@ -194,8 +194,8 @@ class Alignment(Generic[Item]):
                 since = self._stalled[lane].setdefault(partition, now)
                 if now - since < self._max_wait_s:
                     continue
-                ready += waiting  # waited out: as if there were no other lane
-                del self._stalled[lane][partition]
+                # Waited out: as if there were no other lane, until it shows signs of life.
+                ready += waiting
                 self._waited_out(lane.other, partition)
                 continue
             self._stalled[lane].pop(partition, None)

@@ -134,6 +134,20 @@ def test_a_stalled_partition_holds_the_other_lane_at_most_max_wait() -> None:
     assert run(alignment, now=102.0) == ["r1"]
 
 
+def test_a_partition_waited_out_stays_released_until_the_other_lane_takes_again() -> None:
+    positions = all_read((REQ, 0, 3), (ACT, 0, 5))
+    positions.starts[(ACT, 0)] = 0
+    alignment: Alignment[str] = Alignment(positions, max_wait_s=2.0)
+    alignment.take(REQ, [arrival(f"r{n}", n, n) for n in range(3)], now=0.0)
+    assert run(alignment, now=0.0) == []
+    assert run(alignment, now=2.0, limit=2) == ["r0", "r1"]
+    assert run(alignment, now=2.0) == ["r2"]  # the rest of them: no second wait
+    alignment.take(ACT, [arrival("a9", 9, 0)], now=2.0)  # actions takes again
+    alignment.take(REQ, [arrival("r10", 10, 3)], now=2.0)
+    assert run(alignment, now=2.0) == ["a9"]  # and r10 waits for actions again
+    assert run(alignment, now=3.9) == []
+
+
 def test_the_longest_wait_runs_from_the_stall_not_from_taking() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 2)), max_wait_s=2.0)
     alignment.take(REQ, [arrival("r50", 50, 0)], now=0.0)
