@@ -16,8 +16,9 @@ engine answers a repeated event with the same decision without counting it twice
 Records are taken in batches (up to :data:`BATCH_MAX_EVENTS`, or what arrived within
 :data:`BATCH_WITHIN_S`). Requests and actions are not handled in the order their agents
 take them: both agents hand their batches to a :class:`~riskseal.risk.alignment.Merger`,
-whose own task handles them per partition in event-time order across the two topics, as a
-replay does; it acks each record once handled. A run's engine steps run one after the
+which hands them back per partition in event-time order across the two topics, as a
+replay orders them (one run at once to the agent that took the batch, the rest to its own
+task); each record is acked once handled. A run's engine steps run one after the
 other with no ``await`` in between, so no other run reads or writes a key meanwhile; then
 the decisions, alerts, forwarded sign-ins and dead letters are sent. Changed
 states are held back (:mod:`riskseal.risk.pending`) and written to the tables, once per key,
@@ -66,7 +67,7 @@ State = TypeVar("State", UserState, IpState)
 STATE_CACHE_SIZE = 4_096
 """Decoded states kept per table (least recently used dropped first)."""
 BATCH_MAX_EVENTS = 500
-"""Most records an agent takes at once (``stream.take_events``)."""
+"""Most records an agent takes at once (``noack_take`` / ``take_events``)."""
 BATCH_WITHIN_S = 0.002
 """Longest an agent waits for a batch to fill: what batching may add to a decision's latency."""
 COMMITTED_USERS_MAX = 65_536
