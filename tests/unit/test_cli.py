@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
 import typer.main
+from rich.text import Text
 
+import riskseal.cli
 from riskseal.cli import app, main
 
 
@@ -34,6 +37,29 @@ def test_every_command_has_help_with_an_example(
     text = capsys.readouterr().out
     assert "Example" in text
     assert f"riskseal {' '.join(path)}" in text
+
+
+def _command(path: list[str]) -> Any:
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
+@pytest.mark.parametrize("path", _leaf_commands(), ids=" ".join)
+def test_option_help_survives_the_rich_help_renderer(path: list[str]) -> None:
+    # --help renders help texts as rich markup: "[default: x]" would vanish from it.
+    for param in _command(path).params:
+        help_text = getattr(param, "help", None) or ""
+        assert Text.from_markup(help_text).plain == help_text, (param.name, help_text)
+
+
+def test_command_modules_are_reachable_under_their_names() -> None:
+    # A command function imported into the package under its module's name would hide the
+    # module from `riskseal.cli.<name>` (and from monkeypatching its globals).
+    for name in ("demo", "emit", "export", "generate", "prove", "replay", "seal", "verify"):
+        module = importlib.import_module(f"riskseal.cli.{name}")
+        assert getattr(riskseal.cli, name) is module, name
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,15 @@ from riskseal.audit.verify import Verifier
 from riskseal.audit.verify_range import parse_bound
 from riskseal.cli._common import EXIT_FAILED, err, state, trail_source, verify_options
 from riskseal.cli._progress import block_progress, show_progress
+from riskseal.cli._trail_options import (
+    DEFAULT_MAX_CHECKPOINT_AGE_S,
+    ChainOption,
+    LocalCopyOption,
+    MaxCheckpointAgeOption,
+    MinRetentionDaysOption,
+    ProgressOption,
+    TrustOption,
+)
 from riskseal.errors import ConfigError, ExportStoppedError
 
 
@@ -55,7 +64,9 @@ def export(
     ] = ExportFormat.JSONL,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write here [default: stdout; parquet needs a file]."),
+        typer.Option(
+            "--output", "-o", help="Write here (parquet needs a file).", show_default="stdout"
+        ),
     ] = None,
     include_unverified: Annotated[
         bool,
@@ -65,28 +76,12 @@ def export(
             "finding, instead of stopping (exit code is still 1).",
         ),
     ] = False,
-    local: Annotated[
-        Path | None, typer.Option("--local", help="Read a local copy of the bucket instead.")
-    ] = None,
-    trust: Annotated[
-        list[Path] | None,
-        typer.Option("--trust", help="File with a trusted vkey (repeatable); pins the keys."),
-    ] = None,
-    chain: Annotated[
-        str | None, typer.Option(help="Export one chain only: cluster/topic/partition.")
-    ] = None,
-    max_checkpoint_age: Annotated[
-        float, typer.Option(help="Newest checkpoint older than this (seconds) is stale.")
-    ] = 3600.0,
-    min_retention_days: Annotated[
-        int | None, typer.Option(help="Minimum Object Lock retention [default: setting].")
-    ] = None,
-    progress: Annotated[
-        bool,
-        typer.Option(
-            "--progress", help="Draw a progress bar on stderr even when it is not a terminal."
-        ),
-    ] = False,
+    local: LocalCopyOption = None,
+    trust: TrustOption = None,
+    chain: ChainOption = None,
+    max_checkpoint_age: MaxCheckpointAgeOption = DEFAULT_MAX_CHECKPOINT_AGE_S,
+    min_retention_days: MinRetentionDaysOption = None,
+    progress: ProgressOption = False,
 ) -> None:
     """Export the decoded events of verified blocks (verifying as it goes); exit 1 if one fails.
 

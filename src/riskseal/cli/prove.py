@@ -11,6 +11,7 @@ from riskseal.audit.proof import ProofBundle, verify_bundle
 from riskseal.audit.prove import Located, build_bundle, find_event
 from riskseal.block import ChainId
 from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source, trusted_keys
+from riskseal.cli._trail_options import LocalCopyOption
 from riskseal.errors import ConfigError, IntegrityError
 
 
@@ -21,11 +22,9 @@ def prove(
         str | None, typer.Option(help="Instead of an event id: cluster/topic/partition …")
     ] = None,
     offset: Annotated[int | None, typer.Option(help="… and the record's offset.")] = None,
-    local: Annotated[
-        Path | None, typer.Option("--local", help="Read a local copy instead of S3.")
-    ] = None,
+    local: LocalCopyOption = None,
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Write the bundle here [default: stdout].")
+        Path | None, typer.Option("--out", help="Write the bundle here.", show_default="stdout")
     ] = None,
 ) -> None:
     """Write a self-contained proof bundle for one sealed record.

@@ -25,6 +25,7 @@ from riskseal.cli._common import (
     trail_source,
     verify_options,
 )
+from riskseal.cli._trail_options import LocalCopyOption, TrustOption
 from riskseal.contract.events import Alert, Decision
 from riskseal.errors import ConfigError, ExportStoppedError
 from riskseal.risk.engine import RiskEngine
@@ -61,14 +62,8 @@ def replay(
             "against the sealed decisions.",
         ),
     ] = False,
-    local: Annotated[
-        Path | None,
-        typer.Option("--local", help="Replay a local copy of the sealed trail instead."),
-    ] = None,
-    trust: Annotated[
-        list[Path] | None,
-        typer.Option("--trust", help="File with a trusted vkey (repeatable); pins the keys."),
-    ] = None,
+    local: LocalCopyOption = None,
+    trust: TrustOption = None,
     from_: Annotated[
         str | None,
         typer.Option(

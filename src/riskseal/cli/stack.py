@@ -20,7 +20,7 @@ stack_app = typer.Typer(
 
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Data directory of the stack [default: .riskseal]."),
+    typer.Option("--data-dir", help="Data directory of the stack.", show_default=".riskseal"),
 ]
 
 
@@ -50,11 +50,11 @@ def up(
     ctx: typer.Context,
     data_dir: DataDirOption = None,
     kafka_port: Annotated[
-        int | None, typer.Option(help="Kafka port of the broker [default: 19092].")
+        int | None, typer.Option(help="Kafka port of the broker.", show_default="19092")
     ] = None,
     s3_port: Annotated[
         int | None,
-        typer.Option(help="S3 port [default: 18333]; SeaweedFS also uses the next 9 ports."),
+        typer.Option(help="S3 port; SeaweedFS also uses the next 9 ports.", show_default="18333"),
     ] = None,
     kafka_storage: Annotated[
         Literal["memory", "s3"] | None,
@@ -64,7 +64,7 @@ def up(
         int | None, typer.Option(help="Default COMPLIANCE retention of the audit bucket.")
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option(help="Seconds to wait for each server [default: 60].")
+        float | None, typer.Option(help="Seconds to wait for each server.", show_default="60")
     ] = None,
 ) -> None:
     """Start the stack, wait until it answers, create the bucket and the topics.

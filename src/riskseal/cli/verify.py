@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,21 +13,22 @@ from riskseal.audit.verify import Report, Verifier
 from riskseal.audit.verify_range import parse_bound, range_from_bounds
 from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source, verify_options
 from riskseal.cli._progress import block_progress, show_progress
+from riskseal.cli._trail_options import (
+    DEFAULT_MAX_CHECKPOINT_AGE_S,
+    ChainOption,
+    LocalCopyOption,
+    MaxCheckpointAgeOption,
+    MinRetentionDaysOption,
+    ProgressOption,
+    TrustOption,
+)
 
 
 def verify(
     ctx: typer.Context,
-    local: Annotated[
-        Path | None,
-        typer.Option("--local", help="Verify a local copy of the bucket instead of S3."),
-    ] = None,
-    trust: Annotated[
-        list[Path] | None,
-        typer.Option("--trust", help="File with a trusted vkey (repeatable); pins the keys."),
-    ] = None,
-    chain: Annotated[
-        str | None, typer.Option(help="Verify one chain only: cluster/topic/partition.")
-    ] = None,
+    local: LocalCopyOption = None,
+    trust: TrustOption = None,
+    chain: ChainOption = None,
     from_: Annotated[
         str | None,
         typer.Option(
@@ -45,19 +45,10 @@ def verify(
             "that day) or a block number with --chain.",
         ),
     ] = None,
-    max_checkpoint_age: Annotated[
-        float, typer.Option(help="Newest checkpoint older than this (seconds) is stale.")
-    ] = 3600.0,
-    min_retention_days: Annotated[
-        int | None, typer.Option(help="Minimum Object Lock retention [default: setting].")
-    ] = None,
+    max_checkpoint_age: MaxCheckpointAgeOption = DEFAULT_MAX_CHECKPOINT_AGE_S,
+    min_retention_days: MinRetentionDaysOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print every finding as JSON.")] = False,
-    progress: Annotated[
-        bool,
-        typer.Option(
-            "--progress", help="Draw a progress bar on stderr even when it is not a terminal."
-        ),
-    ] = False,
+    progress: ProgressOption = False,
 ) -> None:
     """Verify every block, link, signature, lock and checkpoint; exit 1 on any finding.
 

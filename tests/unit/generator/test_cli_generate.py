@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import json
 from collections.abc import Mapping
@@ -12,6 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from riskseal.cli import generate as generate_cli
 from riskseal.cli import main
 from riskseal.contract import AccessAction, AccessRequest, EventCodec
 from riskseal.generator import AttackKind, GeneratorConfig, generate_events, to_json_line
@@ -19,8 +19,6 @@ from riskseal.generator.model import GENERATOR_SOURCE
 from riskseal.sdk import DeliveryFailure
 from riskseal.sdk.jsonlines import parse_event_line
 
-# `riskseal.cli.generate` the attribute is the command function; the module is in sys.modules.
-generate_cli = importlib.import_module("riskseal.cli.generate")
 SMALL = ["--users", "8", "--seed", "5", "--scenario", "mixed", "--attack-users", "0.5"]
 SMALL_CONFIG = GeneratorConfig(seed=5, users=8, attacks=frozenset(AttackKind), attack_fraction=0.5)
 
