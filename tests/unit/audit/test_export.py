@@ -38,29 +38,15 @@ from tests.unit.audit.trail import (
     CLUSTER,
     CODEC,
     DECISIONS,
+    FRESH,
     NOW_MS,
     ORIGIN,
     PREFIX,
     REQUESTS,
     Trail,
-    build_trail,
     decision,
     request,
 )
-
-FRESH = ["--max-checkpoint-age", "1e12"]
-
-
-@pytest.fixture(autouse=True)
-def _settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RISKSEAL_S3_PREFIX", PREFIX)
-    monkeypatch.setenv("RISKSEAL_LOG_ORIGIN", ORIGIN)
-
-
-@pytest.fixture
-def trail(tmp_path: Path) -> Trail:
-    """Nine requests (users u0..u2, time NOW+n) in three blocks, their nine decisions in two."""
-    return build_trail(tmp_path / "bucket")
 
 
 def _export(trail: Trail, *extra: str) -> int:

@@ -11,18 +11,7 @@ import pytest
 from riskseal.audit.proof import ProofBundle, ProofBundleError, verify_bundle
 from riskseal.cli import main
 from riskseal.keys import FileSigner
-from tests.unit.audit.trail import ORIGIN, PREFIX, REQUESTS, Trail, build_trail, request
-
-
-@pytest.fixture(autouse=True)
-def _settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RISKSEAL_S3_PREFIX", PREFIX)
-    monkeypatch.setenv("RISKSEAL_LOG_ORIGIN", ORIGIN)
-
-
-@pytest.fixture
-def trail(tmp_path: Path) -> Trail:
-    return build_trail(tmp_path / "bucket")
+from tests.unit.audit.trail import REQUESTS, Trail, request
 
 
 def _prove(trail: Trail, tmp_path: Path, *target: str) -> Path:

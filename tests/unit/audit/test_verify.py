@@ -16,6 +16,7 @@ from riskseal.manifest import KeyManifest, KeyValidity, manifest_key
 from riskseal.sealer.checkpoint import signed_checkpoint
 from tests.unit.audit.trail import (
     DECISIONS,
+    FRESH,
     NOW_MS,
     ORIGIN,
     PREFIX,
@@ -24,19 +25,6 @@ from tests.unit.audit.trail import (
     build_trail,
     request,
 )
-
-FRESH = ["--max-checkpoint-age", "1e12"]
-
-
-@pytest.fixture(autouse=True)
-def _settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RISKSEAL_S3_PREFIX", PREFIX)
-    monkeypatch.setenv("RISKSEAL_LOG_ORIGIN", ORIGIN)
-
-
-@pytest.fixture
-def trail(tmp_path: Path) -> Trail:
-    return build_trail(tmp_path / "bucket")
 
 
 def _verify(trail: Trail, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]

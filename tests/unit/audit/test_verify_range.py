@@ -28,23 +28,26 @@ from riskseal.sealer.batch import PendingRecord
 from riskseal.sealer.chain import ChainWriter, recover_head
 from riskseal.sealer.checkpoint import signed_checkpoint
 from riskseal.sealer.store import MemoryBlockStore
-from tests.unit.audit.trail import CLUSTER, CODEC, NOW_MS, ORIGIN, PREFIX, REQUESTS, Trail, request
+from tests.unit.audit.trail import (
+    CLUSTER,
+    CODEC,
+    FRESH,
+    NOW_MS,
+    ORIGIN,
+    PREFIX,
+    REQUESTS,
+    Trail,
+    request,
+)
 
 MINUTE = 60_000
 CHAIN = ChainId(CLUSTER, REQUESTS, 0)
 CHAIN_ARG = ["--chain", str(CHAIN)]
-FRESH = ["--max-checkpoint-age", "1e12"]
 
 
 def iso(ms: int) -> str:
     """An ISO time of ``ms``."""
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
-
-
-@pytest.fixture(autouse=True)
-def _settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RISKSEAL_S3_PREFIX", PREFIX)
-    monkeypatch.setenv("RISKSEAL_LOG_ORIGIN", ORIGIN)
 
 
 @pytest.fixture

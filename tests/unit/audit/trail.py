@@ -28,6 +28,8 @@ PREFIX, ORIGIN, CLUSTER = "audit", "riskseal.test/audit", "cluster-1"
 REQUESTS, ACTIONS, DECISIONS = "access.requests", "access.actions", "risk.decisions"
 NOW_MS = 1_790_000_000_000
 CODEC = EventCodec()
+FRESH = ["--max-checkpoint-age", "1e12"]
+"""CLI arguments under which no checkpoint of a test trail is stale."""
 
 
 def request(n: int, seq: int | None = None) -> AccessRequest:
