@@ -36,12 +36,13 @@ PLANNERS: dict[AttackKind, Planner] = {
     AttackKind.PRIVILEGE_ESCALATION: privilege_escalation.plan,
     AttackKind.NEW_DEVICE_COUNTRY: new_device_country.plan,
 }
-ELIGIBLE: dict[AttackKind, Callable[[UserProfile], bool]] = {
+ELIGIBLE: dict[AttackKind, Callable[[AttackContext, UserProfile], bool]] = {
     AttackKind.PRIVILEGE_ESCALATION: privilege_escalation.eligible,
+    AttackKind.NEW_DEVICE_COUNTRY: new_device_country.eligible,
 }
 
 
-def _anyone(_user: UserProfile) -> bool:
+def _anyone(_context: AttackContext, _user: UserProfile) -> bool:
     return True
 
 
@@ -58,7 +59,8 @@ def plan_attacks(
     """Pick victims and plan one attack per victim, the kinds taking turns.
 
     Victims are distinct users drawn from the seed; a kind that no remaining user is
-    eligible for (privilege escalation needs a non-admin) is skipped for that turn.
+    eligible for (privilege escalation needs a non-admin, a new device and country a pause
+    long enough for the trip) is skipped for that turn.
     """
     ordered = [kind for kind in AttackKind if kind in kinds]
     population = context.population
@@ -71,7 +73,7 @@ def plan_attacks(
     for number in range(count):
         kind = ordered[number % len(ordered)]
         allowed = ELIGIBLE.get(kind, _anyone)
-        victim = next((u for u in pool if u.index not in taken and allowed(u)), None)
+        victim = next((u for u in pool if u.index not in taken and allowed(context, u)), None)
         if victim is None:
             continue
         taken.add(victim.index)

@@ -5,11 +5,13 @@ sessions when the window allows; else the time farthest from them), from a devic
 victim never used and a foreign city among the three nearest to home, the account logs in
 and reads a few of the victim's resources. The city is chosen so that the trip from the
 victim's nearest own activity would be possible (under 600 km/h), keeping this attack apart
-from impossible travel.
+from impossible travel. A user whose sessions leave no pause long enough to reach even the
+nearest foreign city is not a victim of this kind (:func:`eligible`).
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
 
@@ -85,15 +87,38 @@ def _quiet_time(
     return max(candidates, key=lambda time: (gap_ms(time, busy), -time))
 
 
+def _farthest_time(context: AttackContext, busy: list[tuple[int, int]]) -> int:
+    """The time of the window farthest from the victim's sessions (the earliest of equals):
+    an edge of the window, or the middle of a pause between two sessions."""
+    low, high = context.window_start_ms, context.window_end_ms - 1
+    ordered = sorted(busy)
+    pauses = [(end, begin) for (_, end), (begin, _) in itertools.pairwise(ordered)]
+    candidates = [low, high, *(min(high, max(low, (a + b) // 2)) for a, b in pauses)]
+    return max(candidates, key=lambda time: (gap_ms(time, busy), -time))
+
+
+def _reachable(distance_km: float, time_ms: int, busy: list[tuple[int, int]]) -> bool:
+    return distance_km <= PLAUSIBLE_KMH * gap_ms(time_ms, busy) / HOUR_MS
+
+
+def eligible(context: AttackContext, user: UserProfile) -> bool:
+    """A user whose nearest foreign city can be reached at some time of the window."""
+    busy = busy_intervals(context.sessions.get(user.index, ()))
+    distance, _ = foreign_cities(user.home)[0]
+    return _reachable(distance, _farthest_time(context, busy), busy)
+
+
 def plan(
     context: AttackContext, victim: UserProfile, attack_id: str, rng: random.Random
 ) -> PlannedAttack:
-    """Plan a login of ``victim`` from a new device in a new country."""
+    """Plan a login of ``victim`` (an :func:`eligible` user) from a new device in a new
+    country, at a time from which the trip there is possible."""
     busy = busy_intervals(context.sessions.get(victim.index, ()))
     start = _quiet_time(rng, context, victim, busy)
-    reachable_km = PLAUSIBLE_KMH * gap_ms(start, busy) / HOUR_MS
     nearest = foreign_cities(victim.home)[:3]
-    candidates = [city for distance, city in nearest if distance <= reachable_km]
+    if not _reachable(nearest[0][0], start, busy):
+        start = _farthest_time(context, busy)
+    candidates = [city for distance, city in nearest if _reachable(distance, start, busy)]
     origin = rng.choice(candidates) if candidates else nearest[0][1]
     device = f"{rng.choice(('laptop', 'phone'))}-{hex_from(rng, 8)}"
     attack = NewDeviceCountry(

@@ -102,7 +102,7 @@ def _restricted_elsewhere(victim: UserProfile) -> list[Resource]:
     ]
 
 
-def eligible(user: UserProfile) -> bool:
+def eligible(_context: AttackContext, user: UserProfile) -> bool:
     """Only a user who is not an admin can escalate to admin."""
     return not user.is_admin
 
