@@ -38,8 +38,9 @@ from rich.console import Console
 from bench.common import Row, local_stack, print_table, rate
 from riskseal import blockread
 from riskseal.audit.event_checks import EventChecks
+from riskseal.audit.report import VerifyOptions
 from riskseal.audit.sources import LocalTrailSource, S3TrailSource
-from riskseal.audit.verify import Verifier, VerifyOptions
+from riskseal.audit.verify import Verifier
 from riskseal.block import ZERO_HASH, Block, ChainId, SealedRecord, checkpoint_key
 from riskseal.contract import AccessRequest, Actor, EventCodec, Resource, SourceStamp
 from riskseal.contract.codec import typed_event

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from riskseal.audit.event_checks import topic_event_types
-from riskseal.audit.verify import CheckedBlock, Finding, Verifier
+from riskseal.audit.report import CheckedBlock, Finding
+from riskseal.audit.verify import Verifier
 from riskseal.block import SealedRecord
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.schemas_set import EventType

@@ -8,133 +8,41 @@ StorageUnavailableError and never turns into a finding or into a pass.
 :meth:`Verifier.run` checks everything and returns the report; :meth:`Verifier.walk` does the
 same checks but hands over each block as soon as it has been checked, which is how
 ``riskseal export`` streams verified events without a second verification code path.
+What it is asked and reports is in :mod:`riskseal.audit.report`; the checks on checkpoints
+are in :mod:`riskseal.audit.checkpoint_checks`, those across events in
+:mod:`riskseal.audit.event_checks`.
 """
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
+from riskseal.audit.checkpoint_checks import listing_findings, read_checkpoints, root_findings
 from riskseal.audit.event_checks import EventChecks
+from riskseal.audit.report import (
+    ChainResult,
+    CheckedBlock,
+    CheckedChain,
+    Finding,
+    ProgressSink,
+    Report,
+    VerifyOptions,
+)
 from riskseal.audit.sources import ObjectVersion, TrailSource
-from riskseal.audit.verify_range import Span, VerifyRange, peek_header, resolve_span
+from riskseal.audit.verify_range import Span, peek_header, resolve_span
 from riskseal.block import ZERO_HASH, Block, BlockHeader, ChainId, block_key
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.partial import PartialDecoder
 from riskseal.errors import ConfigError, IntegrityError
-from riskseal.keys import SignatureError, VerifierKey
+from riskseal.keys import SignatureError
 from riskseal.manifest import KeyManifest, manifest_key
 from riskseal.merkle import CompactRange, ProofError
 from riskseal.merkle import root as merkle_root
-from riskseal.note import Checkpoint, NoteError, SignedNote
+from riskseal.note import NoteError
 from riskseal.sealer.checkpoint import chain_origin
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One integrity problem."""
-
-    kind: str
-    detail: str
-    chain: str | None = None
-    seq: int | None = None
-    key: str | None = None
-
-
-@dataclass
-class ChainResult:
-    """What one chain holds and how far it verified."""
-
-    chain: ChainId
-    blocks: int = 0
-    records: int = 0
-    checkpoint_size: int | None = None
-    first_seq: int | None = None
-    """First block number verified in full (None: no block of the chain was in range)."""
-    last_seq: int | None = None
-    """Last block number verified in full."""
-    roots: dict[int, bytes] = field(default_factory=dict)
-    """Chain-level Merkle roots at the sizes the checkpoints name (what they are checked with)."""
-
-
-@dataclass
-class Report:
-    """Everything the verifier found."""
-
-    source: str
-    findings: list[Finding] = field(default_factory=list)
-    chains: list[ChainResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    """Checks not performed and assumptions made (never counted as passes)."""
-    range: str | None = None
-    """The range verified, as an auditor reads it; None for the whole trail."""
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing was found."""
-        return not self.findings
-
-
-@dataclass(frozen=True)
-class VerifyOptions:
-    """What the auditor asks for."""
-
-    prefix: str
-    log_origin: str
-    audit_topics: tuple[str, str, str]
-    """The requests, actions and decisions topics (for the event checks)."""
-    trusted_keys: tuple[VerifierKey, ...] = ()
-    min_retention_days: int = 1
-    max_checkpoint_age_s: float = 3600.0
-    chain_filter: str | None = None
-    topic_filter: tuple[str, ...] = ()
-    """Verify only the chains of these topics (empty: every topic)."""
-    block_range: VerifyRange | None = None
-    """Verify only this part of each chain (see :mod:`riskseal.audit.verify_range`)."""
-    event_checks: bool = True
-    """Run the checks across events (source seq gaps, requests without decisions). They keep
-    the event id, source stamp and request id of every event of the audit topics in memory;
-    ``export`` turns them off."""
-    now_ms: int = field(default_factory=lambda: time.time_ns() // 1_000_000)
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedBlock:
-    """One block of the range after every check on it, as :meth:`Verifier.walk` yields it."""
-
-    chain: ChainId
-    seq: int
-    block: Block | None
-    """None when there is nothing readable to hand over (missing or malformed)."""
-    findings: tuple[Finding, ...]
-    """What was found on this block and on its link to the one before."""
-
-    @property
-    def verified(self) -> bool:
-        """The block is present, readable and passed every check."""
-        return self.block is not None and not self.findings
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedChain:
-    """The end of one chain in :meth:`Verifier.walk`: its summary and its checkpoint findings."""
-
-    result: ChainResult
-    findings: tuple[Finding, ...]
-
-
-class ProgressSink(Protocol):
-    """Where the verifier reports how far it got (a progress bar, or nothing)."""
-
-    def add_total(self, blocks: int) -> None:
-        """``blocks`` more blocks are to be looked at."""
-
-    def advance(self, blocks: int) -> None:
-        """``blocks`` more blocks were looked at (checked, or skipped as out of range)."""
 
 
 @dataclass
@@ -144,14 +52,6 @@ class _ChainWork:
     chain: ChainId
     blocks: dict[int, list[ObjectVersion]] = field(default_factory=dict)
     checkpoints: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class _ParsedCheckpoint:
-    key: str
-    checkpoint: Checkpoint | None
-    problem: tuple[str, str] | None
-    """(kind, detail) when the checkpoint cannot be used."""
 
 
 class Verifier:
@@ -202,16 +102,25 @@ class Verifier:
         )
         for chain_work in work:
             result = ChainResult(chain_work.chain)
-            parsed = self._parse_checkpoints(chain_work, manifest)
-            wanted = {p.checkpoint.size for p in parsed if p.checkpoint is not None}
+            checkpoints = read_checkpoints(
+                self.source,
+                chain_work.checkpoints,
+                chain_origin(self.options.log_origin, chain_work.chain),
+                manifest.public_keys().keys() if manifest else (),
+            )
+            wanted = {c.checkpoint.size for c in checkpoints if c.checkpoint is not None}
             head = max(chain_work.blocks) if chain_work.blocks else -1
             span = self._span(chain_work, head, manifest)
-            self._checkpoints(result, parsed, head, span)
+            result.checkpoint_size, found = listing_findings(
+                str(chain_work.chain), checkpoints, head, span,
+                self.options.now_ms, self.options.max_checkpoint_age_s,
+            )  # fmt: skip
+            self.report.findings += found
             yield from self._chain(chain_work, span, wanted, result, manifest, checks)
-            start = len(self.report.findings)
-            self._checkpoint_roots(result, parsed)
+            found = root_findings(result, checkpoints)
+            self.report.findings += found
             self.report.chains.append(result)
-            yield CheckedChain(result, tuple(self.report.findings[start:]))
+            yield CheckedChain(result, tuple(found))
         if checks is not None:
             findings, notes = checks.finish()
             self.report.notes += notes
@@ -578,96 +487,6 @@ class Verifier:
                 f"retained until {state.retain_until}, minimum {minimum:%Y-%m-%d %H:%M}Z",
                 **where,
             )
-
-    # --- checkpoints ---------------------------------------------------------------------------
-    def _parse_checkpoints(
-        self, work: _ChainWork, manifest: KeyManifest | None
-    ) -> list[_ParsedCheckpoint]:
-        """Every checkpoint of the chain, read and signature-checked before its blocks.
-
-        Reading them first tells the walk at which sizes to keep the chain-level root, so
-        memory does not grow with the number of blocks.
-        """
-        trusted = manifest.public_keys().keys() if manifest else []
-        origin = chain_origin(self.options.log_origin, work.chain)
-        parsed = []
-        for key in work.checkpoints:
-            try:
-                note = SignedNote.parse(self.source.read(key))
-                note.verify(trusted)
-                checkpoint = Checkpoint.parse(note.text)
-            except (IntegrityError, NoteError) as exc:
-                parsed.append(_ParsedCheckpoint(key, None, ("bad_checkpoint", str(exc))))
-                continue
-            if checkpoint.origin != origin:
-                problem = ("bad_checkpoint", f"origin {checkpoint.origin!r}")
-                parsed.append(_ParsedCheckpoint(key, None, problem))
-                continue
-            parsed.append(_ParsedCheckpoint(key, checkpoint, None))
-        return parsed
-
-    def _checkpoints(
-        self, result: ChainResult, parsed: list[_ParsedCheckpoint], head: int, span: Span
-    ) -> None:
-        """Checkpoints against the listing, before the blocks are read: signatures, growth,
-        tail truncation, freshness (so an export stops before writing a truncated chain).
-
-        ``head`` is the newest listed block number. In a range, tail truncation and freshness
-        are checked only when the range reaches the end of the chain.
-        """
-        chain = str(result.chain)
-        if not parsed:
-            if head >= 0:
-                self.find("no_checkpoint", "no signed checkpoint covers this chain", chain=chain)
-            return
-        length = head + 1
-        last_size = -1
-        for item in parsed:
-            key, checkpoint = item.key, item.checkpoint
-            if checkpoint is None:
-                kind, detail = item.problem or ("bad_checkpoint", "unreadable")
-                self.find(kind, detail, chain=chain, key=key)
-                continue
-            if checkpoint.size < last_size:
-                self.find(
-                    "checkpoint_regressed",
-                    f"size {checkpoint.size} after a checkpoint of size {last_size}",
-                    chain=chain, key=key,
-                )  # fmt: skip
-            last_size = max(last_size, checkpoint.size)
-            if checkpoint.size > length and span.open_end:
-                self.find(
-                    "tail_truncated",
-                    f"checkpoint covers {checkpoint.size} blocks, the chain has {length}",
-                    chain=chain, key=key,
-                )  # fmt: skip
-        result.checkpoint_size = last_size if last_size >= 0 else None
-        if not span.open_end:
-            return  # freshness concerns the end of the chain, which is outside the range
-        newest = parsed[-1].key
-        written_ms = int(newest.rsplit("/", 1)[1])
-        age_s = (self.options.now_ms - written_ms) / 1000
-        if age_s > self.options.max_checkpoint_age_s:
-            self.find(
-                "stale_checkpoint",
-                f"newest checkpoint is {age_s:.0f} s old "
-                f"(limit {self.options.max_checkpoint_age_s:g} s)",
-                chain=chain, key=newest,
-            )  # fmt: skip
-
-    def _checkpoint_roots(self, result: ChainResult, parsed: list[_ParsedCheckpoint]) -> None:
-        """Each checkpoint's root against the blocks, at the sizes the walk could follow."""
-        for item in parsed:
-            checkpoint = item.checkpoint
-            if checkpoint is None:
-                continue
-            root = result.roots.get(checkpoint.size)
-            if root is not None and root != checkpoint.root_hash:
-                self.find(
-                    "checkpoint_mismatch",
-                    f"root of the first {checkpoint.size} blocks differs: a forked history",
-                    chain=str(result.chain), key=item.key,
-                )  # fmt: skip
 
 
 def _data_version(versions: list[ObjectVersion]) -> ObjectVersion | None:

@@ -10,8 +10,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from riskseal.audit.report import VerifyOptions
 from riskseal.audit.sources import LocalTrailSource, S3TrailSource, TrailSource
-from riskseal.audit.verify import VerifyOptions
 from riskseal.keys import VerifierKey
 from riskseal.s3client import s3_client_for
 from riskseal.settings import Settings

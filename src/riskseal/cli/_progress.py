@@ -20,7 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from riskseal.audit.verify import ProgressSink
+from riskseal.audit.report import ProgressSink
 from riskseal.cli._common import err
 
 

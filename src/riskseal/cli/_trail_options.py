@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from riskseal.audit.verify import VerifyOptions
+from riskseal.audit.report import VerifyOptions
 
 LocalCopyOption = Annotated[
     Path | None,

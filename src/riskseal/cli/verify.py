@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from riskseal.audit.verify import Report, Verifier
+from riskseal.audit.report import Report
+from riskseal.audit.verify import Verifier
 from riskseal.audit.verify_range import parse_bound, range_from_bounds
 from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source, verify_options
 from riskseal.cli._progress import block_progress, show_progress

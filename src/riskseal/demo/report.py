@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from riskseal.audit.verify import Finding
+from riskseal.audit.report import Finding
 from riskseal.contract.events import Alert, Decision
 from riskseal.risk.evaluation import Quality
 

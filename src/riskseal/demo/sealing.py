@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from riskseal.audit.report import Finding, Report, VerifyOptions
 from riskseal.audit.sources import LocalTrailSource, S3TrailSource
-from riskseal.audit.verify import Finding, Report, Verifier, VerifyOptions
+from riskseal.audit.verify import Verifier
 from riskseal.block import Block, ChainId, block_key
 from riskseal.demo.report import DemoFailed
 from riskseal.keys import FileSigner, VerifierKey

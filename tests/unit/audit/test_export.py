@@ -24,8 +24,9 @@ from riskseal.audit.export_formats import (
     event_columns,
     flat_row,
 )
+from riskseal.audit.report import VerifyOptions
 from riskseal.audit.sources import LocalTrailSource, ObjectVersion
-from riskseal.audit.verify import Verifier, VerifyOptions
+from riskseal.audit.verify import Verifier
 from riskseal.block import Block, ChainId, SealedRecord, checkpoint_key
 from riskseal.cli import main
 from riskseal.contract import Endpoint, Location
