@@ -136,7 +136,7 @@ class Alignment(Generic[Item]):
         self._stalled: dict[Lane, dict[int, float]] = {lane: {} for lane in Lane}
         """Since when each lane's partition waits for a stalled partition of the other."""
 
-    def take(self, lane: Lane, arrivals: Sequence[Arrival[Item]], now: float) -> list[Item]:
+    def take(self, lane: Lane, arrivals: Sequence[Arrival[Item]]) -> list[Item]:
         """Hold ``arrivals`` (one batch of ``lane``, in offset order per partition); returns
         the items due at once (no order key)."""
         immediate: list[Item] = []
@@ -301,7 +301,7 @@ class Merger(Generic[Item]):
         at once, and so is one run of what the batch made due (on live traffic, usually the
         whole batch) unless a run is in hand already; the merge task does the rest. Returns
         when the lane has room for another batch."""
-        immediate = self.alignment.take(lane, arrivals, self._clock())
+        immediate = self.alignment.take(lane, arrivals)
         if immediate:
             await self._handle([(lane, item) for item in immediate])
         try:

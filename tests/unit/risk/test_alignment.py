@@ -62,24 +62,24 @@ def run(alignment: Alignment[str], now: float = 0.0, limit: int = 1_000) -> list
 
 def test_the_two_lanes_are_merged_by_event_time() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 2)))
-    alignment.take(REQ, [arrival("r10", 10, 0), arrival("r30", 30, 1)], now=0)
-    alignment.take(ACT, [arrival("a20", 20, 0), arrival("a40", 40, 1)], now=0)
+    alignment.take(REQ, [arrival("r10", 10, 0), arrival("r30", 30, 1)])
+    alignment.take(ACT, [arrival("a20", 20, 0), arrival("a40", 40, 1)])
     assert run(alignment) == ["r10", "a20", "r30", "a40"]
     assert alignment.held(REQ) == alignment.held(ACT) == 0
 
 
 def test_a_run_stops_at_its_limit_and_the_next_one_goes_on() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 2)))
-    alignment.take(REQ, [arrival("r10", 10, 0), arrival("r30", 30, 1)], now=0)
-    alignment.take(ACT, [arrival("a20", 20, 0), arrival("a40", 40, 1)], now=0)
+    alignment.take(REQ, [arrival("r10", 10, 0), arrival("r30", 30, 1)])
+    alignment.take(ACT, [arrival("a20", 20, 0), arrival("a40", 40, 1)])
     assert run(alignment, limit=3) == ["r10", "a20", "r30"]
     assert run(alignment, limit=3) == ["a40"]
 
 
 def test_a_run_put_back_is_handed_out_again_in_the_same_order() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 1)))
-    alignment.take(REQ, [arrival("r10", 10, 0), arrival("r30", 30, 1)], now=0)
-    alignment.take(ACT, [arrival("a20", 20, 0)], now=0)
+    alignment.take(REQ, [arrival("r10", 10, 0), arrival("r30", 30, 1)])
+    alignment.take(ACT, [arrival("a20", 20, 0)])
     handed = alignment.next_run(0, 10)
     assert alignment.held(REQ) == 2 and alignment.held(ACT) == 1  # handed out, still held
     alignment.put_back()
@@ -88,27 +88,27 @@ def test_a_run_put_back_is_handed_out_again_in_the_same_order() -> None:
 
 def test_a_record_waits_while_the_other_lane_has_records_to_take() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 3)))
-    alignment.take(REQ, [arrival("r50", 50, 0)], now=0)
-    alignment.take(ACT, [arrival("a10", 10, 0)], now=0)
+    alignment.take(REQ, [arrival("r50", 50, 0)])
+    alignment.take(ACT, [arrival("a10", 10, 0)])
     # Actions took offset 0 of 3: what it has still to take may come before r50.
     assert run(alignment) == ["a10"]
     assert run(alignment, now=1) == []
-    alignment.take(ACT, [arrival("a60", 60, 1)], now=1)
+    alignment.take(ACT, [arrival("a60", 60, 1)])
     assert run(alignment, now=1) == ["r50", "a60"]
 
 
 def test_a_lane_that_took_everything_lets_every_record_through() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 1)))
-    alignment.take(ACT, [arrival("a5", 5, 0)], now=0)
+    alignment.take(ACT, [arrival("a5", 5, 0)])
     assert run(alignment) == []  # requests has two records to take
-    alignment.take(REQ, [arrival("r1", 1, 0), arrival("r99", 99, 1)], now=0)
+    alignment.take(REQ, [arrival("r1", 1, 0), arrival("r99", 99, 1)])
     assert run(alignment) == ["r1", "a5", "r99"]
 
 
 def test_a_committed_offset_at_the_end_means_nothing_to_take() -> None:
     positions = Positions(highwaters={(ACT, 0): 7}, starts={(ACT, 0): 7})
     alignment: Alignment[str] = Alignment(positions)
-    alignment.take(REQ, [arrival("r1", 1, 0)], now=0)
+    alignment.take(REQ, [arrival("r1", 1, 0)])
     assert run(alignment) == ["r1"]
 
 
@@ -116,19 +116,19 @@ def test_a_committed_offset_at_the_end_means_nothing_to_take() -> None:
 def test_unknown_positions_make_a_record_wait(highwater: int | None) -> None:
     positions = Positions(highwaters={} if highwater is None else {(ACT, 0): highwater})
     alignment: Alignment[str] = Alignment(positions, max_wait_s=1.0)
-    alignment.take(REQ, [arrival("r1", 1, 0)], now=0)
+    alignment.take(REQ, [arrival("r1", 1, 0)])
     assert run(alignment) == []
 
 
 def test_an_empty_partition_never_fetched_past_zero_is_caught_up() -> None:
     alignment: Alignment[str] = Alignment(Positions(highwaters={(ACT, 0): 0}))
-    alignment.take(REQ, [arrival("r1", 1, 0)], now=0)
+    alignment.take(REQ, [arrival("r1", 1, 0)])
     assert run(alignment) == ["r1"]
 
 
 def test_a_stalled_partition_holds_the_other_lane_at_most_max_wait() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 5)), max_wait_s=2.0)
-    alignment.take(REQ, [arrival("r1", 1, 0)], now=100.0)
+    alignment.take(REQ, [arrival("r1", 1, 0)])
     assert run(alignment, now=100.0) == []  # the stall starts here
     assert run(alignment, now=101.9) == []
     assert run(alignment, now=102.0) == ["r1"]
@@ -138,20 +138,20 @@ def test_a_partition_waited_out_stays_released_until_the_other_lane_takes_again(
     positions = all_read((REQ, 0, 3), (ACT, 0, 5))
     positions.starts[(ACT, 0)] = 0
     alignment: Alignment[str] = Alignment(positions, max_wait_s=2.0)
-    alignment.take(REQ, [arrival(f"r{n}", n, n) for n in range(3)], now=0.0)
+    alignment.take(REQ, [arrival(f"r{n}", n, n) for n in range(3)])
     assert run(alignment, now=0.0) == []
     assert run(alignment, now=2.0, limit=2) == ["r0", "r1"]
     assert run(alignment, now=2.0) == ["r2"]  # the rest of them: no second wait
-    alignment.take(ACT, [arrival("a9", 9, 0)], now=2.0)  # actions takes again
-    alignment.take(REQ, [arrival("r10", 10, 3)], now=2.0)
+    alignment.take(ACT, [arrival("a9", 9, 0)])  # actions takes again
+    alignment.take(REQ, [arrival("r10", 10, 3)])
     assert run(alignment, now=2.0) == ["a9"]  # and r10 waits for actions again
     assert run(alignment, now=3.9) == []
 
 
 def test_the_longest_wait_runs_from_the_stall_not_from_taking() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 2)), max_wait_s=2.0)
-    alignment.take(REQ, [arrival("r50", 50, 0)], now=0.0)
-    alignment.take(ACT, [arrival("a10", 10, 0)], now=0.0)
+    alignment.take(REQ, [arrival("r50", 50, 0)])
+    alignment.take(ACT, [arrival("a10", 10, 0)])
     assert run(alignment, now=5.0) == ["a10"]  # r50 waited behind a10; now actions stalls
     assert run(alignment, now=6.0) == []
     assert run(alignment, now=7.0) == ["r50"]
@@ -160,42 +160,42 @@ def test_the_longest_wait_runs_from_the_stall_not_from_taking() -> None:
 def test_a_lane_waited_out_without_a_start_offset_is_taken_as_read_to_its_end() -> None:
     positions = Positions(highwaters={(ACT, 0): 4})  # a new group on a truncated log
     alignment: Alignment[str] = Alignment(positions, max_wait_s=1.0)
-    alignment.take(REQ, [arrival("r1", 1, 0)], now=0.0)
+    alignment.take(REQ, [arrival("r1", 1, 0)])
     assert run(alignment, now=0.0) == []
     assert run(alignment, now=1.0) == ["r1"]
-    alignment.take(REQ, [arrival("r2", 2, 1)], now=1.0)
+    alignment.take(REQ, [arrival("r2", 2, 1)])
     assert run(alignment, now=1.0) == ["r2"]  # no second wait
     positions.highwaters[(ACT, 0)] = 5  # a new action: wait for it again
-    alignment.take(REQ, [arrival("r3", 3, 2)], now=1.0)
+    alignment.take(REQ, [arrival("r3", 3, 2)])
     assert run(alignment, now=1.0) == []
 
 
 def test_partitions_are_merged_independently() -> None:
     positions = all_read((REQ, 0, 1), (REQ, 1, 1), (ACT, 0, 1), (ACT, 1, 0))
     alignment: Alignment[str] = Alignment(positions)
-    alignment.take(REQ, [arrival("r0", 50, 0, partition=0), arrival("r1", 50, 0, partition=1)], 0)
+    alignment.take(REQ, [arrival("r0", 50, 0, partition=0), arrival("r1", 50, 0, partition=1)])
     # Partition 0's actions are still to be taken; partition 1 has none at all.
     assert run(alignment) == ["r1"]
 
 
 def test_on_equal_keys_the_action_goes_first() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 1)))
-    alignment.take(REQ, [arrival("r", 10, 0)], now=0)
-    alignment.take(ACT, [arrival("a", 10, 0)], now=0)
+    alignment.take(REQ, [arrival("r", 10, 0)])
+    alignment.take(ACT, [arrival("a", 10, 0)])
     assert run(alignment) == ["a", "r"]
 
 
 def test_a_lane_keeps_its_offset_order_whatever_the_times() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 2), (ACT, 0, 1)))
-    alignment.take(REQ, [arrival("r50", 50, 0), arrival("r5", 5, 1)], now=0)
-    alignment.take(ACT, [arrival("a20", 20, 0)], now=0)
+    alignment.take(REQ, [arrival("r50", 50, 0), arrival("r5", 5, 1)])
+    alignment.take(ACT, [arrival("a20", 20, 0)])
     assert run(alignment) == ["a20", "r50", "r5"]  # r5 stays behind r50
 
 
 def test_records_without_an_order_key_are_due_at_once() -> None:
     alignment: Alignment[str] = Alignment(Positions())
     refused = Arrival("bad", 0, 0, None)
-    assert alignment.take(REQ, [refused, arrival("r1", 1, 1)], now=0) == ["bad"]
+    assert alignment.take(REQ, [refused, arrival("r1", 1, 1)]) == ["bad"]
     assert alignment.held(REQ) == 1
 
 
@@ -203,8 +203,8 @@ def test_records_without_an_order_key_are_due_at_once() -> None:
 def test_forgetting_a_revoked_partition_drops_what_the_lane_took_from_it(revoked: bool) -> None:
     positions = Positions(highwaters={(ACT, 0): 2}, starts={(ACT, 0): 0})
     alignment: Alignment[str] = Alignment(positions)
-    alignment.take(ACT, [Arrival("a1", 0, 0, None), Arrival("a2", 0, 1, None)], now=0)
-    alignment.take(REQ, [arrival("r9", 9, 0)], now=0)
+    alignment.take(ACT, [Arrival("a1", 0, 0, None), Arrival("a2", 0, 1, None)])
+    alignment.take(REQ, [arrival("r9", 9, 0)])
     if revoked:
         alignment.forget(ACT, [0])  # back to its committed offset 0: nothing taken since
     assert run(alignment) == ([] if revoked else ["r9"])
@@ -244,7 +244,7 @@ def test_any_interleaving_of_batches_gives_the_event_time_order(
         alignment.done()
 
     for lane, size in steps:
-        alignment.take(lane, records[lane][taken[lane] : taken[lane] + size], now=0)
+        alignment.take(lane, records[lane][taken[lane] : taken[lane] + size])
         taken[lane] += size
         drain()
     expected = sorted(records[REQ] + records[ACT], key=lambda a: a.key or key(0))
