@@ -494,10 +494,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             gc.freeze()
             # Who uses the machine's two cores during a loop: the worker, the broker, and
             # this process as the application calling authorize().
-            pids = {"worker": worker.process.pid, "broker": broker, "client": os.getpid()}
+            loop_pids = {"worker": worker.process.pid, "broker": broker, "client": os.getpid()}
+            pids = {name: pid for name, pid in loop_pids.items() if pid is not None}
             for offered in sorted(args.rate):
                 count = int(offered * args.seconds)
-                meter = CpuMeter.start({name: pid for name, pid in pids.items() if pid})
+                meter = CpuMeter.start(pids)
                 latency = open_loop(settings, latency_requests[:count], offered)
                 latencies.append((latency, meter.shares()))
         finally:
