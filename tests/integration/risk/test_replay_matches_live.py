@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from riskseal.contract import AccessRequest
 from riskseal.generator import GeneratorConfig, generate_events
 from riskseal.generator.config import resolve_scenarios
 from riskseal.risk.engine import RiskEngine
@@ -61,7 +62,7 @@ def test_replay_of_the_same_events_reproduces_every_live_decision(risk_world: Ri
             last[user] = (item.kind, sent.event_id)
             published.append(sent)
         assert client.flush() == []
-    requests = {event.event_id for event in published if type(event).__name__ == "AccessRequest"}
+    requests = {event.event_id for event in published if isinstance(event, AccessRequest)}
     live = risk_world.decisions(Decided(requests), timeout_s=30)
 
     engine = RiskEngine.load(risk_world.settings, source_id="replay")
@@ -79,7 +80,7 @@ def test_a_backlog_is_decided_as_a_replay_of_it_in_time_order(risk_world: RiskWo
     with AuditClient(risk_world.settings) as client:
         published = [client.publish(item.event) for item in generate_events(BACKLOG)]
         assert client.flush() == []
-    requests = {event.event_id for event in published if type(event).__name__ == "AccessRequest"}
+    requests = {event.event_id for event in published if isinstance(event, AccessRequest)}
     worker = risk_world.worker("backlog")
     live = risk_world.decisions(Decided(requests), timeout_s=120)
 
