@@ -28,14 +28,25 @@ USER_RISK_ANALYTIC = "user_risk"
 SPRAY_ANALYTIC = "password_spray"
 
 
+ALERTS_KEPT_PER_ANALYTIC = 4
+"""Times of the latest alerts kept per analytic, most recently raised last."""
+
+
 def should_alert(
-    alerted: MutableMapping[str, int], analytic: str, time_ms: int, dedup_minutes: float
+    alerted: MutableMapping[str, list[int]], analytic: str, time_ms: int, dedup_minutes: float
 ) -> bool:
-    """Whether ``analytic`` may alert at ``time_ms``; records the alert when it may."""
-    last = alerted.get(analytic)
-    if last is not None and abs(time_ms - last) < dedup_minutes * MINUTE_MS:
+    """Whether ``analytic`` may alert at ``time_ms``; records the alert when it may.
+
+    An alert is suppressed when one of the analytic's kept alerts lies within the window of
+    ``time_ms``, on either side. Several are kept, not only the newest: a late backlog
+    alerting about the past must not reopen the window of on-time events, nor alert for
+    every late event after its first.
+    """
+    times = alerted.get(analytic, [])
+    window = dedup_minutes * MINUTE_MS
+    if any(abs(time_ms - last) < window for last in times):
         return False
-    alerted[analytic] = time_ms
+    alerted[analytic] = [*times, time_ms][-ALERTS_KEPT_PER_ANALYTIC:]
     return True
 
 

@@ -50,6 +50,7 @@ from riskseal.risk.policy import PolicyEngine, PolicyRequest
 from riskseal.risk.rules import RuleSet
 from riskseal.risk.scoring import (
     Score,
+    decayed_user_risk,
     level,
     raise_user_risk,
     relieve_after_step_up,
@@ -188,7 +189,7 @@ class RiskEngine:
             return Step(state, again.decision, (), encoded_decision=again.encoded_decision)
         features = extract(state, request)
         scored = score(self.rules, features, "request")
-        before = state.user_risk
+        before = decayed_user_risk(self.rules.user_risk, state, request.time)
         user_risk = raise_user_risk(self.rules.user_risk, state, request.time, scored.risk)
         combined = max(scored.risk, round(user_risk))
         risk_level = level(self.rules.levels, combined)
@@ -225,10 +226,9 @@ class RiskEngine:
             return Step(state, None, ())
         features = extract(state, action)
         scored = score(self.rules, features, "action")
-        before = state.user_risk
         if action.action == MFA and action.outcome is Outcome.SUCCESS:
             relieve_after_step_up(self.rules.user_risk, state, action.time)
-            before = state.user_risk
+        before = decayed_user_risk(self.rules.user_risk, state, action.time)
         user_risk = raise_user_risk(self.rules.user_risk, state, action.time, scored.risk)
         observe(state, action, features)
         state.mark_seen(action.event_id)
@@ -250,10 +250,10 @@ class RiskEngine:
         policy = self.rules.alerts
         if users < policy.spray_users_10m:
             return IpStep(state, ())
-        alerted = {} if state.alerted is None else {SPRAY_ANALYTIC: state.alerted}
+        alerted = {SPRAY_ANALYTIC: state.alerted}
         if not should_alert(alerted, SPRAY_ANALYTIC, action.time, policy.dedup_minutes):
             return IpStep(state, ())
-        state.alerted = action.time
+        state.alerted = alerted[SPRAY_ANALYTIC]
         risk = min(100, 50 + 2 * users)
         alert = build_alert(
             subject=f"ip:{ip}",

@@ -17,6 +17,7 @@ from typing import Any
 
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.events import AccessAction, AccessRequest, Alert, Decision
+from riskseal.risk.alignment import order_key
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.state import IpState, UserState
 from riskseal.sdk.jsonlines import EventLineError, parse_event_line
@@ -76,8 +77,8 @@ class Replayer:
 
 
 def in_event_time_order(events: Iterable[Event]) -> list[Event]:
-    """``events`` sorted by event time; ties keep their input order."""
-    return sorted(events, key=lambda event: event.time)
+    """``events`` in a worker's merge order: event time, then source id, epoch and seq."""
+    return sorted(events, key=order_key)
 
 
 def read_event_lines(path: Path) -> Iterator[tuple[int, Event]]:

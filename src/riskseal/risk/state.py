@@ -27,7 +27,8 @@ HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 WEEK_MS = 7 * DAY_MS
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""Layout written; version 1 (one alert time per analytic) is still read."""
 BUCKET_SPAN_MINUTES = 60
 """Minute buckets are kept for the last hour of the user's event time."""
 MAX_SIGN_INS = 20
@@ -149,8 +150,8 @@ class UserState:
     last_mfa: int | None = None
     last_challenge: int | None = None
     """Time of the latest step-up decision, so a following MFA can lower user risk."""
-    alerted: dict[str, int] = field(default_factory=dict)
-    """Analytic uid → time of the last alert raised for it (deduplication)."""
+    alerted: dict[str, list[int]] = field(default_factory=dict)
+    """Analytic uid → times of its latest alerts, most recently raised last (deduplication)."""
     seen: dict[str, None] = field(default_factory=dict)
     """Recently processed event ids, oldest first."""
     decisions: dict[str, bytes] = field(default_factory=dict)
@@ -289,7 +290,9 @@ class UserState:
                 user_risk_time=int(document["risk"][1]),
                 last_mfa=document["mfa"],
                 last_challenge=document["challenge"],
-                alerted=dict(document["alerted"]),
+                alerted={
+                    analytic: _alert_times(times) for analytic, times in document["alerted"].items()
+                },
                 seen=dict.fromkeys(document["seen"]),
                 decisions={
                     key: base64.b64decode(value, validate=True)
@@ -307,7 +310,8 @@ class IpState:
     ip: str
     failures: dict[str, int] = field(default_factory=dict)
     """Targeted user → time of the latest failure from this address, at most MAX_SPRAY_USERS."""
-    alerted: int | None = None
+    alerted: list[int] = field(default_factory=list)
+    """Times of the latest password-spray alerts from this address, most recent last."""
     seen: dict[str, None] = field(default_factory=dict)
 
     def add_failure(self, user_id: str, time_ms: int) -> None:
@@ -344,7 +348,7 @@ class IpState:
             return cls(
                 ip=str(document["ip"]),
                 failures=dict(document["failures"]),
-                alerted=document["alerted"],
+                alerted=_alert_times(document["alerted"]),
                 seen=dict.fromkeys(document["seen"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -369,6 +373,15 @@ def _evict_oldest(values: dict[str, int], limit: int) -> None:
         del values[oldest]
 
 
+def _alert_times(value: Any) -> list[int]:
+    # Layout version 1 kept one time (or none) where version 2 keeps a list.
+    if value is None:
+        return []
+    if isinstance(value, int):
+        return [value]
+    return [int(time) for time in value]
+
+
 def _load(data: bytes, what: str) -> dict[str, Any]:
     try:
         document = orjson.loads(data)
@@ -376,7 +389,7 @@ def _load(data: bytes, what: str) -> dict[str, Any]:
         raise StateDecodeError(f"{what}: not JSON ({exc})") from exc
     if not isinstance(document, dict):
         raise StateDecodeError(f"{what}: expected an object, got {type(document).__name__}")
-    if document.get("v") != STATE_VERSION:
+    if document.get("v") not in (1, STATE_VERSION):
         raise StateDecodeError(
             f"{what}: layout version {document.get('v')!r}, this riskseal reads {STATE_VERSION}"
         )

@@ -30,7 +30,9 @@ from riskseal.risk.policy import PolicyEngine
 from riskseal.risk.rules import RuleSet
 from riskseal.risk.state import Counter, IpState, UserState
 from tests.unit.risk.builders import (
+    BERLIN,
     DAY,
+    HOUR,
     MINUTE,
     SECRET,
     T0,
@@ -278,6 +280,33 @@ def test_user_risk_crossing_the_alert_level_alerts(policies: PolicyEngine) -> No
     assert raised[0].title == "User risk crossed the alert level"
 
 
+def test_a_late_alert_does_not_reopen_the_window_for_the_events_after_it(
+    policies: PolicyEngine,
+) -> None:
+    engine = _engine(policies)
+    state = _established(engine)
+    # On time at 120 min, late at 0 min (outside the window: it alerts), on time at 121 min.
+    grants = [_self_grant(T0 + 120 * MINUTE), _self_grant(T0), _self_grant(T0 + 121 * MINUTE)]
+    grants.append(_self_grant(T0 + MINUTE))  # late again, inside the late alert's window
+    raised = _alerts(engine, state, grants)
+    assert [alert.time for alert in raised] == [T0 + 120 * MINUTE, T0]
+
+
+def test_user_risk_crossing_the_alert_level_after_decaying_alerts_again(
+    policies: PolicyEngine,
+) -> None:
+    engine = _engine(policies)
+    state = _established(engine)
+    for n in range(6):  # user risk 64: one crossing, alerted
+        state = engine.on_action(state, login(at=T0 + n * 1_000, ok=False)).state
+    assert state.user_risk == pytest.approx(64.0, abs=0.01)
+    # Three hours (three half-lives) later the risk has decayed to ~38, under the level;
+    # a sign-in from a new country and address (40 points) takes it back across.
+    step = engine.on_action(state, login(at=T0 + 3 * HOUR, ip="192.0.2.77", location=BERLIN))
+    assert step.state.user_risk > RULES.levels.alert
+    assert [alert.analytic.uid for alert in step.alerts] == [USER_RISK_ANALYTIC]
+
+
 def _spray(
     engine: RiskEngine, users: Iterable[str], start: int, state: IpState | None = None
 ) -> tuple[IpState | None, list[Alert]]:
@@ -303,6 +332,14 @@ def test_a_password_spray_alerts_once_per_window(policies: PolicyEngine) -> None
     # An hour later, a new spray from the same address alerts again.
     state, again = _spray(engine, [f"other{n}" for n in range(10)], T0 + 61 * MINUTE, state)
     assert len(again) == 1
+
+
+def test_a_late_spray_alert_does_not_reopen_the_window(policies: PolicyEngine) -> None:
+    engine = _engine(policies)
+    state, on_time = _spray(engine, [f"user{n}" for n in range(10)], T0 + 120 * MINUTE)
+    state, late = _spray(engine, [f"late{n}" for n in range(10)], T0, state)
+    state, after = _spray(engine, ["one_more"], T0 + 121 * MINUTE, state)
+    assert (len(on_time), len(late), after) == (1, 1, [])
 
 
 def test_no_spray_below_the_threshold_or_spread_over_more_than_ten_minutes(

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from riskseal.contract.events import AccessRequest, Decision
+from riskseal.contract.events import AccessRequest, Decision, SourceStamp
 from riskseal.generator import GeneratorConfig, generate_events, to_json_line
 from riskseal.generator.model import AttackKind
+from riskseal.risk.alignment import order_key
 from riskseal.risk.engine import RiskEngine, SourceStamper
 from riskseal.risk.policy import PolicyEngine
 from riskseal.risk.replay import (
@@ -132,9 +133,17 @@ def decision_document_sample() -> dict[str, object]:
     return decision.to_record()
 
 
-def test_events_are_put_in_event_time_order_stably() -> None:
-    a, b, c = request(at=T0 + MINUTE), request(at=T0), request(at=T0 + MINUTE)
-    assert in_event_time_order([a, b, c]) == [b, a, c]
+def test_events_are_put_in_the_order_a_worker_merges_them() -> None:
+    def stamped(at: int, source: str, seq: int) -> AccessRequest:
+        return replace(request(at=at), source=SourceStamp(source, 1, seq))
+
+    late_source = stamped(T0 + MINUTE, "app-b", 0)
+    early = stamped(T0, "app-a", 5)
+    tie_later_seq = stamped(T0 + MINUTE, "app-a", 7)
+    tie_first = stamped(T0 + MINUTE, "app-a", 6)
+    ordered = in_event_time_order([late_source, early, tie_later_seq, tie_first])
+    assert ordered == [early, tie_first, tie_later_seq, late_source]
+    assert [order_key(event) for event in ordered] == sorted(map(order_key, ordered))
 
 
 def test_read_event_lines_reads_what_the_generator_writes(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from riskseal.contract.events import Outcome, Resource, Sensitivity
 from riskseal.errors import StateDecodeError
+from riskseal.risk.alerts import ALERTS_KEPT_PER_ANALYTIC, should_alert
 from riskseal.risk.state import (
     BUCKET_SPAN_MINUTES,
     MAX_DECISIONS,
@@ -193,6 +194,7 @@ def _assert_bounded(state: UserState) -> None:
     assert len(state.minutes.buckets) <= BUCKET_SPAN_MINUTES
     assert len(state.hour_of_week) == 168
     assert sum(state.hour_of_week) <= PROFILE_CAP
+    assert all(len(times) <= ALERTS_KEPT_PER_ANALYTIC for times in state.alerted.values())
 
 
 MAX_NAME = 24
@@ -231,7 +233,7 @@ def test_the_encoded_state_of_a_user_at_every_bound_is_a_few_dozen_kilobytes() -
         state.keep_decision(f"{number:036}", b"\xff" * MAX_DECISION_BYTES)
         state.minutes.add(at, Counter.EVENTS, 1_000_000)
         state.count_activity(at)
-        state.alerted[f"{number % 20}"] = at
+        should_alert(state.alerted, f"{number % 20}", at, dedup_minutes=0)
     _assert_bounded(state)
     assert len(state.to_bytes()) <= MAX_USER_STATE_BYTES
 
@@ -290,14 +292,20 @@ def test_the_hour_of_week_profile_is_halved_past_its_cap() -> None:
     events=_activity(),
     risk=st.floats(min_value=0, max_value=100),
     mfa=st.none() | st.integers(min_value=0, max_value=2**53),
-    alerted=st.dictionaries(_names, st.integers(min_value=0, max_value=2**53), max_size=5),
+    alerted=st.dictionaries(
+        _names,
+        st.lists(
+            st.integers(min_value=0, max_value=2**53), min_size=1, max_size=ALERTS_KEPT_PER_ANALYTIC
+        ),
+        max_size=5,
+    ),
     decisions=st.lists(st.tuples(st.uuids(), st.binary(max_size=64)), max_size=40),
 )
 def test_user_state_round_trips_through_bytes(
     events: list[Any],
     risk: float,
     mfa: int | None,
-    alerted: dict[str, int],
+    alerted: dict[str, list[int]],
     decisions: list[tuple[Any, bytes]],
 ) -> None:
     state = fold(events, UserState("alice"))
@@ -380,7 +388,7 @@ def _valid_document() -> dict[str, Any]:
         (b"[1, 2, 3]", "expected an object, got list"),
         (b'"text"', "expected an object, got str"),
         (b'{"user": "alice"}', "layout version None"),
-        (b'{"v": 2, "user": "alice"}', "layout version 2"),
+        (b'{"v": 3, "user": "alice"}', "layout version 3"),
         (b'{"v": "1", "user": "alice"}', "layout version '1'"),
     ],
     ids=["empty", "binary", "truncated", "list", "string", "no-version", "v2", "v-as-text"],
@@ -420,6 +428,9 @@ def test_a_missing_field_is_refused(missing: str) -> None:
         ("seen", 5),
         ("decisions", {"r": "not hex"}),
         ("decisions", 9),
+        ("alerted", {"self_grant": "soon"}),
+        ("alerted", {"self_grant": [None]}),
+        ("alerted", []),
     ],
 )
 def test_a_field_of_the_wrong_shape_is_refused(name: str, value: Any) -> None:
@@ -437,7 +448,9 @@ def test_an_ip_state_with_a_missing_field_is_refused(missing: str) -> None:
         IpState.from_bytes(json.dumps(document).encode())
 
 
-@pytest.mark.parametrize(("name", "value"), [("failures", [1]), ("seen", 3), ("failures", 3)])
+@pytest.mark.parametrize(
+    ("name", "value"), [("failures", [1]), ("seen", 3), ("failures", 3), ("alerted", "soon")]
+)
 def test_an_ip_state_field_of_the_wrong_shape_is_refused(name: str, value: Any) -> None:
     document = json.loads(IpState("192.0.2.1").to_bytes())
     document[name] = value
@@ -450,6 +463,26 @@ def test_arbitrary_bytes_never_escape_as_another_error(data: bytes) -> None:
     for kind in (UserState, IpState):
         with contextlib.suppress(StateDecodeError):
             kind.from_bytes(data)
+
+
+def test_a_version_1_state_is_read_with_its_single_alert_times() -> None:
+    user = json.loads(UserState("alice").to_bytes())
+    user.update(v=1, alerted={"self_grant": T0, "user_risk": T0 + MINUTE})
+    assert UserState.from_bytes(json.dumps(user).encode()).alerted == {
+        "self_grant": [T0],
+        "user_risk": [T0 + MINUTE],
+    }
+    for old, new in ((T0, [T0]), (None, [])):
+        address = json.loads(IpState("192.0.2.1").to_bytes())
+        address.update(v=1, alerted=old)
+        assert IpState.from_bytes(json.dumps(address).encode()).alerted == new
+
+
+def test_a_layout_version_this_riskseal_does_not_know_is_refused() -> None:
+    document = json.loads(UserState("alice").to_bytes())
+    document["v"] = STATE_VERSION + 1
+    with pytest.raises(StateDecodeError, match=f"layout version {STATE_VERSION + 1}"):
+        UserState.from_bytes(json.dumps(document).encode())
 
 
 def test_the_layout_version_is_written() -> None:
