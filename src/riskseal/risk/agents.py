@@ -32,15 +32,17 @@ were decoded from, so a busy user's state is not decoded again for every record.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, TypeVar, cast
 
 import faust
 from faust.streams import Stream
-from faust.types import TP, EventT, StreamT, TopicT
+from faust.types import TP, EventT, StreamT
 
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.events import AccessAction, AccessRequest, Alert, Decision
@@ -168,6 +170,9 @@ class RiskProcessor:
         """Requests decided since their partition's last commit, in offset order."""
         self._committed: dict[bytes, list[str]] = {}
         """User key → ids of committed requests whose decisions its state may drop."""
+        self._outbox: deque[Callable[[], Awaitable[Any]]] = deque()
+        """Outputs of handled records not sent yet (:meth:`_send_outbox`)."""
+        self._sending = asyncio.Lock()
 
     async def on_requests(self, events: Sequence[EventT[bytes]]) -> None:
         """Decide a batch of access requests (dead-letter what cannot be decided)."""
@@ -343,14 +348,34 @@ class RiskProcessor:
     async def _finish(self, batch: _Batch) -> None:
         for key in batch.decided:
             batch.states.write(key)
-        await _publish(self.topics.decisions, batch.decisions)
-        await _publish(self.topics.alerts, batch.alerts)
-        for ip, event in batch.forwards:
-            await self.topics.ip_failures.send(
-                key=ip, value=event.message.value, headers=_headers(event)
+        topics = self.topics
+        outbox = self._outbox
+        outbox.extend(partial(topics.decisions.send, key=k, value=v) for k, v in batch.decisions)
+        outbox.extend(partial(topics.alerts.send, key=k, value=v) for k, v in batch.alerts)
+        outbox.extend(
+            partial(
+                topics.ip_failures.send, key=ip, value=event.message.value, headers=_headers(event)
             )
-        for event, rejection in batch.rejected:
-            await self.deadletter(event, rejection)
+            for ip, event in batch.forwards
+        )
+        outbox.extend(
+            partial(self.deadletter, event, rejection) for event, rejection in batch.rejected
+        )
+        await self._send_outbox()
+
+    async def _send_outbox(self) -> None:
+        """Send the outputs waiting in the outbox, oldest first.
+
+        A send that fails leaves it and the outputs after it in the outbox, and the batch
+        is handled again; by then its records are in the states (the engine counts each
+        event once), so the retry does not produce their alerts and forwarded sign-ins
+        again: they are sent from here, with the retry's outputs after them.
+        """
+        async with self._sending:
+            outbox = self._outbox
+            while outbox:
+                await outbox[0]()
+                outbox.popleft()
 
     @staticmethod
     def _step(
@@ -404,11 +429,6 @@ class RiskProcessor:
 
     def _encoded(self, event: Decision | Alert) -> Output:
         return event.user_id.encode(), self.codec.encode_event(event)
-
-
-async def _publish(topic: TopicT, records: list[Output]) -> None:
-    for key, value in records:
-        await topic.send(key=key, value=value)
 
 
 def _headers(event: EventT[bytes]) -> list[tuple[str, bytes]]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
+import pytest
 from faust.types import TP, EventT, TableT, TopicT
 
 from riskseal.contract.events import Decision
@@ -20,7 +21,7 @@ from riskseal.risk.agents import RiskProcessor
 from riskseal.risk.state import UserState
 from riskseal.risk.tables import RiskTables
 from riskseal.risk.topics import RiskTopics
-from tests.unit.risk.faust_harness import CODEC, RecordingTopic, failed_login, request
+from tests.unit.risk.faust_harness import CODEC, T0, RecordingTopic, failed_login, request
 from tests.unit.risk.test_agents import HalfUpdatingEngine, _engine, decoded
 
 
@@ -264,3 +265,44 @@ def test_a_failed_step_keeps_the_decisions_it_was_to_drop() -> None:
     asyncio.run(world.processor.on_requests(_events("access.requests", records)))
     world.processor.write_states()
     assert len(UserState.from_bytes(world.users[b"alice"]).decisions) == 1
+
+
+@dataclass
+class FailingOnce(RecordingTopic):
+    """An output topic whose first send fails, as a producer with a full buffer would."""
+
+    failed: bool = False
+
+    async def send(self, **kwargs: Any) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("send failed")
+        await super().send(**kwargs)
+
+
+def _refused_sign_ins(count: int) -> list[EventT[bytes]]:
+    records = [
+        (b"alice", CODEC.encode_event(failed_login("alice", f"203.0.113.{n}", T0 + n * 1_000)))
+        for n in range(count)
+    ]
+    return _events("access.actions", records)
+
+
+def test_a_batch_handled_again_after_a_failed_send_loses_none_of_its_outputs() -> None:
+    batch = _refused_sign_ins(10)
+    expected = _world()
+    asyncio.run(expected.processor.on_actions(batch))
+    assert expected.outputs["alerts"].sent  # the burst alerts
+    world = _world()
+    world.outputs["alerts"] = FailingOnce("alerts")
+    world.processor.topics = replace(
+        world.processor.topics, alerts=cast(TopicT, world.outputs["alerts"])
+    )
+    with pytest.raises(RuntimeError, match="send failed"):
+        asyncio.run(world.processor.on_actions(batch))
+    # Handled again, as the merge does with a run whose send failed: its events are in the
+    # states already, so their outputs come from what the failed attempt left unsent.
+    asyncio.run(world.processor.on_actions(batch))
+    for name in ("alerts", "ip_failures"):
+        assert world.outputs[name].sent == expected.outputs[name].sent, name
+    assert len(world.outputs["ip_failures"].sent) == 10
