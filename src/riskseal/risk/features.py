@@ -12,8 +12,10 @@ from dataclasses import dataclass, fields
 
 from riskseal.contract.events import AccessAction, AccessRequest, Outcome, Sensitivity
 from riskseal.risk.state import (
+    BASELINE_ROLE_TIME,
     DAY_MS,
     HOUR_MS,
+    MAX_ROLES,
     MINUTE_MS,
     Counter,
     GeoFix,
@@ -169,13 +171,11 @@ def extract(state: UserState, event: Event) -> Features:
     peak = sensitive_peak(state, now)
 
     roles = set(event.actor.roles)
-    added = {role for role in roles if role not in state.roles} if state.events else set()
-    # Roles seen on the user's first event are their baseline, not an escalation.
-    first = state.first_time
+    added = _added_roles(state, roles)
     recently_added = added | {
         role
         for role, since in state.roles.items()
-        if first is not None and since > first and now - since <= NEW_ROLE_WINDOW_MS
+        if since != BASELINE_ROLE_TIME and now - since <= NEW_ROLE_WINDOW_MS
     }
     privileged_new = bool(recently_added & PRIVILEGED_ROLES & roles)
 
@@ -215,9 +215,22 @@ def extract(state: UserState, event: Event) -> Features:
     )
 
 
+def _added_roles(state: UserState, roles: set[str]) -> set[str]:
+    """Roles on the event the user did not have before (none on the user's first event:
+    those are the baseline). An event with more roles than a state remembers can only be
+    judged on its privileged roles, which the state keeps first."""
+    if not state.events:
+        return set()
+    added = {role for role in roles if role not in state.roles}
+    if len(roles) > MAX_ROLES:
+        return added & PRIVILEGED_ROLES
+    return added
+
+
 def observe(state: UserState, event: Event, features: Features) -> None:
     """Fold ``event`` into ``state`` (after its features were taken)."""
     now = event.time
+    first_event = state.events == 0
     state.events += 1
     state.first_time = now if state.first_time is None else min(state.first_time, now)
     state.last_time = max(state.last_time, now)
@@ -240,7 +253,7 @@ def observe(state: UserState, event: Event, features: Features) -> None:
     if not is_failed_login(event):
         state.count_activity(now)
         state.use_resource(event.resource.uid, now)
-    state.note_roles(event.actor.roles, now)
+    state.note_roles(event.actor.roles, now, baseline=first_event, protected=PRIVILEGED_ROLES)
     if event.action == MFA and isinstance(event, AccessAction) and event.outcome is Outcome.SUCCESS:
         state.last_mfa = now
     elif event.auth.mfa_time is not None:

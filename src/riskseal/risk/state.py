@@ -28,7 +28,8 @@ DAY_MS = 24 * HOUR_MS
 WEEK_MS = 7 * DAY_MS
 
 STATE_VERSION = 2
-"""Layout written; version 1 (one alert time per analytic) is still read."""
+"""Layout written; version 1 (one alert time per analytic, baseline roles stamped with the
+first event's time) is still read."""
 BUCKET_SPAN_MINUTES = 60
 """Minute buckets are kept for the last hour of the user's event time."""
 MAX_SIGN_INS = 20
@@ -37,7 +38,10 @@ MAX_RECENT_VALUES = 48
 """Distinct (kind, value) pairs remembered for distinct-per-hour counts."""
 MAX_RESOURCES = 128
 """Resources remembered as known to the user."""
-MAX_ROLES = 16
+MAX_ROLES = 64
+"""Roles remembered per user (roles on the current event and protected ones are kept first)."""
+BASELINE_ROLE_TIME = 0
+"""First-seen time of the roles on a user's first event: their baseline, never "added"."""
 MAX_SEEN_EVENTS = 256
 """Event ids remembered to recognise redelivered events.
 
@@ -144,7 +148,8 @@ class UserState:
     resources: dict[str, int] = field(default_factory=dict)
     """Known resource uids → last time used, at most MAX_RESOURCES."""
     roles: dict[str, int] = field(default_factory=dict)
-    """Roles seen on the user's events → time first seen."""
+    """Roles seen on the user's events → time first seen (:data:`BASELINE_ROLE_TIME` for the
+    roles of the first event processed), at most :data:`MAX_ROLES`."""
     user_risk: float = 0.0
     user_risk_time: int = 0
     last_mfa: int | None = None
@@ -190,12 +195,32 @@ class UserState:
         self.resources[uid] = max(time_ms, self.resources.get(uid, time_ms))
         _evict_oldest(self.resources, MAX_RESOURCES)
 
-    def note_roles(self, roles: Iterable[str], time_ms: int) -> None:
-        """Record first-seen times of ``roles``."""
-        for role in roles:
+    def note_roles(
+        self,
+        roles: Iterable[str],
+        time_ms: int,
+        *,
+        baseline: bool = False,
+        protected: frozenset[str] = frozenset(),
+    ) -> None:
+        """Record first-seen times of ``roles``, the roles of the event at ``time_ms``
+        (``baseline``: the user's first event).
+
+        Over :data:`MAX_ROLES`, roles the event no longer carries go first, then roles not
+        in ``protected``, each oldest first: a user keeping more roles than the bound would
+        otherwise have their own roles evicted and seen as new again on every event.
+        """
+        current = set(roles)
+        first_seen = BASELINE_ROLE_TIME if baseline else time_ms
+        for role in sorted(current):
             if role not in self.roles:
-                self.roles[role] = time_ms
-        _evict_oldest(self.roles, MAX_ROLES)
+                self.roles[role] = first_seen
+        excess = len(self.roles) - MAX_ROLES
+        if excess > 0:
+            known = self.roles
+            order = sorted(known, key=lambda r: (r in current, r in protected, known[r], r))
+            for role in order[:excess]:
+                del known[role]
 
     def count_activity(self, time_ms: int) -> None:
         """Add one event to the hour-of-week profile."""
@@ -285,7 +310,7 @@ class UserState:
                 sensitive_peak=float(document["peak"][0]),
                 sensitive_peak_time=int(document["peak"][1]),
                 resources=dict(document["resources"]),
-                roles=dict(document["roles"]),
+                roles=_roles(document),
                 user_risk=float(document["risk"][0]),
                 user_risk_time=int(document["risk"][1]),
                 last_mfa=document["mfa"],
@@ -371,6 +396,16 @@ def _evict_oldest(values: dict[str, int], limit: int) -> None:
     while len(values) > limit:
         oldest = min(values, key=lambda key: (values[key], key))
         del values[oldest]
+
+
+def _roles(document: dict[str, Any]) -> dict[str, int]:
+    roles = {str(role): int(since) for role, since in document["roles"].items()}
+    if document["v"] == 1:  # baseline roles carried the first event's time
+        first = document["first"]
+        return {
+            role: BASELINE_ROLE_TIME if since == first else since for role, since in roles.items()
+        }
+    return roles
 
 
 def _alert_times(value: Any) -> list[int]:

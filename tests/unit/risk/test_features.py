@@ -17,7 +17,7 @@ from riskseal.risk.features import (
     observe,
     sensitive_peak,
 )
-from riskseal.risk.state import Counter, UserState
+from riskseal.risk.state import BASELINE_ROLE_TIME, MAX_ROLES, Counter, UserState
 from tests.unit.risk.builders import (
     BERLIN,
     DAY,
@@ -388,6 +388,41 @@ def test_a_role_the_user_did_not_have_is_added() -> None:
     assert dropped.role_added == 0
 
 
+def test_a_user_with_more_roles_than_a_state_keeps_has_none_of_them_added_again() -> None:
+    roles = ("admin", *(f"team-{n:03}" for n in range(MAX_ROLES)))
+    state = fold([request(at=T0 + n * MINUTE, roles=roles) for n in range(3)])
+    again = extract(state, request(at=T0 + HOUR, roles=roles))
+    assert (again.role_added, again.privileged_role_added) == (0, 0)
+    assert "admin" in state.roles  # privileged roles are kept first
+    # Beyond the bound only privileged roles can be judged: the others cannot all be known.
+    other = extract(state, request(at=T0 + HOUR, roles=(*roles, "team-new")))
+    assert other.role_added == 0
+
+
+def test_roles_kept_over_the_bound_prefer_those_the_user_still_has() -> None:
+    lasting = tuple(f"lasting-{n:03}" for n in range(MAX_ROLES - 24))
+    lost = tuple(f"lost-{n:03}" for n in range(24))
+    gained = tuple(f"gained-{n:03}" for n in range(24))
+    state = fold(
+        [
+            request(at=T0, roles=lasting),
+            request(at=T0 + MINUTE, roles=(*lasting, *lost)),
+            request(at=T0 + 2 * MINUTE, roles=(*lasting, *gained)),
+        ]
+    )
+    # The lost roles go, though the lasting ones were seen first.
+    assert set(state.roles) == {*lasting, *gained}
+    later = extract(state, request(at=T0 + HOUR, roles=(*lasting, *gained)))
+    assert later.role_added == 0
+
+
+def test_a_late_event_before_the_first_does_not_make_baseline_roles_recent() -> None:
+    state = fold([request(at=T0, roles=("admin",)), request(at=T0 - MINUTE, roles=("admin",))])
+    assert state.first_time == T0 - MINUTE
+    admin = extract(state, request(at=T0 + HOUR, action="admin.config", roles=("admin",)))
+    assert admin.privileged_action_new_role == 0
+
+
 def test_a_self_grant_is_a_role_grant_to_the_actor() -> None:
     state = UserState("alice")
     grant = request(action="role.grant", attributes={"grantee": "alice", "role": "admin"})
@@ -448,7 +483,7 @@ def test_observe_folds_the_event_into_the_state() -> None:
     assert state.minutes.total(Counter.EVENTS, T0, 1) == 1
     assert state.minutes.total(Counter.SENSITIVE, T0, 1) == 1
     assert state.resources == {SECRET.uid: T0}
-    assert state.roles == {"sales": T0}
+    assert state.roles == {"sales": BASELINE_ROLE_TIME}
     assert state.last_mfa == T0 - MINUTE
     assert sum(state.hour_of_week) == 1
     mfa = action(at=T0 + MINUTE, action="auth.mfa", outcome=Outcome.SUCCESS)

@@ -14,6 +14,7 @@ from riskseal.contract.events import Outcome, Resource, Sensitivity
 from riskseal.errors import StateDecodeError
 from riskseal.risk.alerts import ALERTS_KEPT_PER_ANALYTIC, should_alert
 from riskseal.risk.state import (
+    BASELINE_ROLE_TIME,
     BUCKET_SPAN_MINUTES,
     MAX_DECISIONS,
     MAX_RECENT_VALUES,
@@ -355,6 +356,13 @@ def test_ties_evict_the_same_entry_whatever_the_insertion_order() -> None:
     first.note_roles([f"role{n:02}" for n in range(MAX_ROLES + 1)], T0)
     second.note_roles([f"role{n:02}" for n in reversed(range(MAX_ROLES + 1))], T0)
     assert set(first.roles) == set(second.roles)
+
+
+def test_a_version_1_state_reads_its_first_event_roles_as_the_baseline() -> None:
+    document = json.loads(fold([request(at=T0, roles=("sales",))]).to_bytes())
+    document.update(v=1, roles={"sales": T0, "admin": T0 + HOUR})
+    restored = UserState.from_bytes(json.dumps(document).encode())
+    assert restored.roles == {"sales": BASELINE_ROLE_TIME, "admin": T0 + HOUR}
 
 
 def test_an_empty_state_round_trips() -> None:
