@@ -120,6 +120,15 @@ class RecordEncoder:
 
 
 @dataclass(frozen=True, slots=True)
+class OffsetGap:
+    """Kafka has no records from ``expected`` up to ``found`` (exclusive) in a partition:
+    compacted, expired before they were sealed, or transaction markers."""
+
+    expected: int
+    found: int
+
+
+@dataclass(frozen=True, slots=True)
 class SealedBatch:
     """The records of one block-to-be, taken out of a :class:`Batch`."""
 
@@ -170,12 +179,16 @@ class Batch:
         self._prefix = encoder.prefix(topic, partition)
         self._offset_high, self._offset_code = -1, b""
         self._stamp_high, self._stamp_code = -1, b""
+        self.gap: OffsetGap | None = None
+        """Set when the next record is not at :attr:`next_offset`: the batch takes nothing
+        after the gap, since a block covers a contiguous range of offsets."""
 
     def fill(self, messages: Sequence[Message], start: int) -> int:
         """Add ``messages[start:]`` while they are records of this partition, until full.
 
         Returns the index of the first message not taken: one of another partition, an
-        error, or the first after the one that filled the batch.
+        error, the first after the one that filled the batch, or the first after a gap in
+        the offsets (:attr:`gap`).
         """
         records, add = self.records, self.records.append
         was_empty = not records
@@ -239,6 +252,10 @@ class Batch:
                     continue  # sealed already: re-delivered after a seek
                 if self._resync and offset != expected:
                     continue  # fetched before the seek to ``expected``: it comes again
+                if expected != _NO_OFFSET and offset > expected:
+                    self.gap = OffsetGap(expected, offset)
+                    index -= 1
+                    break
                 record = self.encoder.encode(message)
                 data = record.data
                 flagged += record.flagged

@@ -40,7 +40,7 @@ from riskseal.contract.codec import EventCodec
 from riskseal.contract.schemas_set import EventType
 from riskseal.errors import ChainHeadError, StorageUnavailableError
 from riskseal.keys import PublicKeys, Signer
-from riskseal.sealer.batch import Batch, RecordEncoder
+from riskseal.sealer.batch import Batch, OffsetGap, RecordEncoder
 from riskseal.sealer.chain import ChainHead, ChainWriter, recover_head
 from riskseal.sealer.metrics import SealerMetrics
 from riskseal.sealer.store import BlockStore
@@ -101,6 +101,7 @@ class Sealer:
         )
         self._last_checkpoint = time.monotonic()
         self._paused = False
+        self._draining = False
 
     # --- main loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -138,7 +139,7 @@ class Sealer:
         Consumption is paused meanwhile; polling keeps the group membership and serves
         rebalances. What a poll still returns is left unsealed: it is re-read next time.
         """
-        self._paused = True  # for good: nothing resumes consumption now
+        self._paused = self._draining = True  # for good: nothing resumes consumption now
         if self.consumer.assignment():
             self.consumer.pause(self.consumer.assignment())
         while self.writer.in_flight:
@@ -173,8 +174,34 @@ class Sealer:
                 index += 1
                 continue
             index = state.batch.fill(messages, index)  # this message and the rest of its run
-            if state.batch.full():
+            if state.batch.gap is not None:
+                self._stop_at_gap(state, state.batch.gap)
+            elif state.batch.full():
                 self._seal(state)
+
+    def _stop_at_gap(self, state: PartitionState, gap: OffsetGap) -> None:
+        """Seal what came before a gap in the partition's offsets, then stop its chain.
+
+        A block covers a contiguous range of offsets, and a sealer that skipped missing
+        offsets would hide a removal the same way: the chain stops, with the reason, and
+        the other partitions go on (docs/DEPLOYMENT.md, "Offset gaps").
+        """
+        batch = state.batch
+        if batch.records:
+            self._seal(state)
+        chain = f"{batch.topic}[{batch.partition}]"
+        reason = (
+            f"offset gap: {chain} has no records at offsets {gap.expected} to {gap.found - 1} "
+            "(compacted, expired before they were sealed, or transaction markers); a block "
+            "cannot skip offsets, so sealing this partition stopped at offset "
+            f'{gap.expected}. See docs/DEPLOYMENT.md, "Offset gaps".'
+        )
+        state.stopped = reason
+        self.consumer.pause([TopicPartition(batch.topic, batch.partition)])
+        log.error("%s", reason)
+        self.metrics.stopped_chains += 1
+        if self.on_chain_stopped is not None and state.writer is not None:
+            self.on_chain_stopped(state.writer.head.chain, reason)
 
     def _seal_due(self, force: bool) -> None:
         for state in list(self.partitions.values()):
@@ -215,7 +242,11 @@ class Sealer:
                 )
             elif outcome.lost_race:
                 self._lost_race(state, chain)
-        if self._paused and self.writer.in_flight <= self.settings.seal_in_flight_blocks // 2:
+        if (
+            self._paused
+            and not self._draining
+            and self.writer.in_flight <= self.settings.seal_in_flight_blocks // 2
+        ):
             self._paused = False
             self.consumer.resume(
                 [

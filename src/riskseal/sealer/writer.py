@@ -45,7 +45,8 @@ class PartitionState:
     writer: ChainWriter | None
     batch: Batch
     stopped: str | None = None
-    """Why this chain is stopped (its head failed verification), or None."""
+    """Why this chain is stopped (its head failed verification, or its offsets have a gap),
+    or None."""
     active: bool = True
     """False once the partition was revoked or another sealer won one of its blocks: the
     writer drops its remaining jobs."""
@@ -234,8 +235,9 @@ class BlockWriter:
             if head.next_seq == 0:
                 continue
             note = signed_checkpoint(
-                job.origin, head.chain, head.tree.size, head.tree.root(), writer.signer
-            )
+                job.origin, head.chain, head.tree.size, head.tree.root(), writer.signer,
+                time_ms=now_ms,
+            )  # fmt: skip
             try:
                 self.store.create(checkpoint_key(job.prefix, head.chain, now_ms), note)
                 self._count("checkpoints")

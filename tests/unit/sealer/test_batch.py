@@ -16,7 +16,7 @@ from riskseal.block import SEALED_RECORD_SCHEMA, SealedRecord
 from riskseal.contract import AccessRequest, Actor, EventCodec, Resource, SourceStamp
 from riskseal.contract.codec import HEADER_SIZE, MAGIC
 from riskseal.errors import ContractError
-from riskseal.sealer.batch import Batch, RecordEncoder
+from riskseal.sealer.batch import Batch, OffsetGap, RecordEncoder
 
 TOPIC, PARTITION = "access.requests", 3
 CODEC = EventCodec()
@@ -115,21 +115,30 @@ messages_spec = st.fixed_dictionaries(
 def test_every_record_is_encoded_exactly_as_fastavro_does(
     first: int, specs: list[dict[str, Any]]
 ) -> None:
-    offset, messages = first, []
+    offset, messages, offsets = first, [], []
     for spec in specs:
         offset += spec.pop("gap")
         messages.append(message(offset, **spec))
+        offsets.append(offset)
         offset += 1
     batch = new_batch()
-    fill_all(batch, messages)
-    assert batch.records == [expected_bytes(m) for m in messages]
+    taken_up_to = batch.fill(messages, 0)
+    # A block covers contiguous offsets: the batch takes the messages before the first gap.
+    contiguous = messages[:taken_up_to]
+    end = offsets[taken_up_to - 1] + 1
+    assert offsets[:taken_up_to] == list(range(first_offset := offsets[0], end))
+    if taken_up_to < len(messages):
+        assert batch.gap == OffsetGap(end, offsets[taken_up_to])
+    else:
+        assert batch.gap is None
+    assert batch.records == [expected_bytes(m) for m in contiguous]
     taken = batch.take()
-    assert (taken.first_offset, taken.last_offset) == (messages[0].offset(), offset - 1)
+    assert (taken.first_offset, taken.last_offset) == (first_offset, end - 1)
     assert taken.size_bytes == sum(map(len, taken.records))
-    assert taken.flagged == sum(reference_flag(m.value()) is not None for m in messages)
-    stamps = [m.timestamp()[1] for m in messages if m.timestamp()[0]]
+    assert taken.flagged == sum(reference_flag(m.value()) is not None for m in contiguous)
+    stamps = [m.timestamp()[1] for m in contiguous if m.timestamp()[0]]
     assert taken.oldest_ms == (min(stamps) if stamps else None)
-    assert batch.records == [] and batch.next_offset == offset
+    assert batch.records == [] and batch.next_offset == end
 
 
 @settings(max_examples=200, deadline=None)
@@ -156,8 +165,31 @@ def test_after_a_seek_records_fetched_before_it_are_skipped_until_the_head_arriv
     batch = new_batch(next_offset=100, resync=True)
     fill_all(batch, [message(o) for o in (140, 141, 100, 101)])
     assert batch.records == [expected_bytes(message(o)) for o in (100, 101)]
-    fill_all(batch, [message(103)])  # resynced: a real gap is kept, as before
-    assert batch.next_offset == 104 and len(batch.records) == 3
+    assert batch.gap is None
+    assert batch.fill([message(103)], 0) == 0  # resynced: a real gap now
+    assert batch.gap == OffsetGap(102, 103)
+    assert batch.next_offset == 102 and len(batch.records) == 2
+
+
+def test_a_gap_in_the_offsets_ends_what_the_batch_takes_before_it() -> None:
+    batch = new_batch(next_offset=100)
+    run = [message(o) for o in (100, 101, 105, 106)]
+    assert batch.fill(run, 0) == 2
+    assert batch.gap == OffsetGap(102, 105)
+    taken = batch.take()
+    assert (taken.first_offset, taken.last_offset, len(taken.records)) == (100, 101, 2)
+
+
+def test_a_gap_before_the_first_record_leaves_the_batch_empty() -> None:
+    batch = new_batch(next_offset=100)
+    assert batch.fill([message(101)], 0) == 0
+    assert batch.gap == OffsetGap(100, 101) and batch.records == []
+
+
+def test_a_new_chain_starts_at_whatever_offset_comes_first() -> None:
+    batch = new_batch(next_offset=None)
+    fill_all(batch, [message(40), message(41)])
+    assert batch.gap is None and batch.take().first_offset == 40
 
 
 def test_fill_stops_at_another_partition_an_error_and_a_full_batch() -> None:
