@@ -93,7 +93,8 @@ def replay(
         str,
         typer.Option(
             help="For --events: `input`, the file's order (what a worker consuming it would "
-            "see), or `time`, sorted as a worker merges them (event time, then source and seq). The trail is always replayed in time order."
+            "see), or `time`, sorted as a worker merges them (event time, then source and "
+            "seq). The trail is always replayed in time order."
         ),
     ] = "input",
     rules_dir: Annotated[

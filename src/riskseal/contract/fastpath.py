@@ -2,8 +2,10 @@
 
 An application sends the same actor, resource, endpoint and auth context many times, so
 their sub-records are validated and encoded once and then reused from a cache keyed by value
-(they are frozen dataclasses). Only the per-event fields (event id, time, sequence number,
-action, ids, attributes) are encoded each time, by hand, following the Avro binary encoding.
+(they are frozen dataclasses). The key also holds the type of every number field, because
+equal numbers of different types (``True == 1``, ``5 == 5.0``) are not equally valid. Only
+the per-event fields (event id, time, sequence number, action, ids, attributes) are encoded
+each time, by hand, following the Avro binary encoding.
 The result is byte-for-byte what fastavro writes for the same record; property tests pin that.
 
 The sequence number is the only field that must be set under the client's send lock, so the
@@ -17,6 +19,7 @@ import io
 import uuid
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from fastavro import parse_schema, schemaless_writer
@@ -24,7 +27,16 @@ from fastavro.schema import load_schema
 
 from riskseal.avrobin import NULL, avro_bytes, zigzag
 from riskseal.contract.codec import MAGIC
-from riskseal.contract.events import AccessAction, AccessRequest, Outcome
+from riskseal.contract.events import (
+    AccessAction,
+    AccessRequest,
+    Actor,
+    AuthContext,
+    Endpoint,
+    Location,
+    Outcome,
+    Resource,
+)
 from riskseal.contract.schemas_set import (
     EventType,
     SchemaSet,
@@ -37,6 +49,10 @@ from riskseal.errors import ConfigError, EventTooLargeError, InvalidEventError
 OUTCOME_INDEX = {outcome: index for index, outcome in enumerate(("SUCCESS", "FAILURE", "UNKNOWN"))}
 CACHE_LIMIT = 8_192
 EMPTY_MAP = b"\x00"
+# The dataclass that stands for each named record a sub-record is or contains.
+RECORD_CLASSES: dict[str, type] = {
+    cls.__name__: cls for cls in (Actor, AuthContext, Endpoint, Location, Resource)
+}
 
 
 def string(value: str) -> bytes:
@@ -56,8 +72,86 @@ class EncodedParts:
         return self.head + zigzag(seq) + self.tail
 
 
+NUMBER_TYPES = frozenset(("boolean", "int", "long", "float", "double"))
+
+
+def _article(name: str) -> str:
+    return f"an {name}" if name[0] in "AEIOU" else f"a {name}"
+
+
+class _Shape:
+    """What a sub-record's cache key and its Avro validation cannot see by themselves.
+
+    Equal values of different types hash alike, but among the types a sub-record holds only
+    numbers differ in validity or encoding (``True == 1 == 1.0`` and ``-0.0 == 0.0``), so
+    the cache key tags each number field with its type (and zeros with their repr).
+    ``to_record`` turns a list, or a string, into a valid array, so arrays are checked to be
+    tuples here, and records to be of their dataclass, before the record is validated.
+    """
+
+    tagged: bool  # whether the cache key needs tags(); not for records without numbers
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.cls = RECORD_CLASSES[str(schema["name"]).rpartition(".")[2]]
+        self.arrays: list[str] = []
+        self.numbers: list[str] = []
+        self.nested: list[tuple[str, _Shape]] = []
+        for field in schema["fields"]:
+            branches = field["type"] if isinstance(field["type"], list) else [field["type"]]
+            for branch in branches:
+                kind = branch["type"] if isinstance(branch, Mapping) else branch
+                if kind == "array":
+                    self.arrays.append(field["name"])
+                elif kind == "record":
+                    self.nested.append((field["name"], _Shape(branch)))
+                elif kind in NUMBER_TYPES:
+                    self.numbers.append(field["name"])
+        self.tagged = bool(self.numbers) or any(shape.tagged for _, shape in self.nested)
+        self._numbers_of: Callable[[Any], tuple[Any, ...]]
+        if len(self.numbers) > 1:
+            self._numbers_of = attrgetter(*self.numbers)
+        else:  # attrgetter of one name returns the bare value, and needs at least one name
+            names = self.numbers
+            self._numbers_of = lambda value: tuple(getattr(value, name) for name in names)
+
+    def tags(self, value: Any) -> Any:
+        """The types of the number fields of ``value``, nested records' included."""
+        tags: Any = ()
+        if self.numbers:
+            numbers = self._numbers_of(value)
+            tags = tuple(map(type, numbers))
+            if 0 in numbers:  # -0.0 == 0.0, but the two encode differently
+                tags += (repr(numbers),)
+        for name, shape in self.nested:
+            nested = getattr(value, name)
+            tags += (None if nested is None else shape.tags(nested),)
+        return tags
+
+    def problem(self, value: Any, path: str) -> tuple[str, str] | None:
+        """The path and reason of the first part of ``value`` of a wrong Python type."""
+        if not isinstance(value, self.cls):
+            return path, f"expected {_article(self.cls.__name__)}, got {type(value).__name__}"
+        for name in self.arrays:
+            items = getattr(value, name)
+            if not isinstance(items, tuple):
+                reason = f"expected a tuple, got {type(items).__name__}"
+                example = f"{name}=('a', 'b'): {self.cls.__name__} is immutable"
+                return f"{path}.{name}", f"{reason} (write {example})"
+        for name, shape in self.nested:
+            nested = getattr(value, name)
+            if nested is None:
+                continue
+            if not isinstance(nested, shape.cls):
+                reason = f"expected {_article(shape.cls.__name__)} or None"
+                return f"{path}.{name}", f"{reason}, got {type(nested).__name__}"
+            found = shape.problem(nested, f"{path}.{name}")
+            if found is not None:
+                return found
+        return None
+
+
 class _SubRecordCache:
-    """Validated, encoded bytes of one named sub-record type, by value."""
+    """Validated, encoded bytes of one named sub-record type, by value and number types."""
 
     def __init__(self, directory: str, name: str, field: str) -> None:
         declared = load_schema(f"{directory}/riskseal.events.{name}.avsc", _write_hint=False)
@@ -65,6 +159,8 @@ class _SubRecordCache:
             raise TypeError(f"riskseal.events.{name} is not a record schema")
         self._schema = parse_schema(without_logical_types(declared))
         self._validate = compile_validator(name, declared)
+        self._shape = _Shape(declared)
+        self._tagged = self._shape.tagged
         self._field = field
         self._cache: dict[Hashable, bytes] = {}
         # The same object sent again is found by identity, without hashing its fields; the
@@ -75,10 +171,19 @@ class _SubRecordCache:
         same = self._by_id.get(id(value))
         if same is not None and same[0] is value:
             return same[1]
-        cached = self._cache.get(value)
+        key: Hashable | None
+        try:
+            key = (value, self._shape.tags(value)) if self._tagged else value
+            cached = self._cache.get(key)
+        except (TypeError, AttributeError):  # a list, or no record at all: never cached
+            cached, key = None, None
         if cached is not None:
             self._remember(value, cached)
             return cached
+        # A value found by key has the same types as one that passed here.
+        problem = self._shape.problem(value, self._field)
+        if problem is not None:
+            raise InvalidEventError(event_type.value, *problem)
         record = value.to_record()
         try:
             self._validate(record)
@@ -88,9 +193,10 @@ class _SubRecordCache:
         buffer = io.BytesIO()
         schemaless_writer(buffer, self._schema, record)
         encoded = buffer.getvalue()
-        if len(self._cache) >= CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[value] = encoded
+        if key is not None:
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = encoded
         self._remember(value, encoded)
         return encoded
 
@@ -182,7 +288,9 @@ class FastEncoder:
         )
 
     def _action(self, kind: EventType, value: str) -> bytes:
-        cached = self._strings.get(value)
+        # Only an exact str is looked up: a list is unhashable, and a str subclass equal to a
+        # cached action would skip the check that refuses it.
+        cached = self._strings.get(value) if type(value) is str else None
         if cached is None:
             self._field(kind, "action", value, self._non_empty_string_check)
             cached = string(value)
@@ -221,7 +329,8 @@ class FastEncoder:
         return encoded
 
     def _outcome(self, kind: EventType, outcome: Outcome) -> bytes:
-        index = OUTCOME_INDEX.get(getattr(outcome, "value", outcome))
+        symbol = getattr(outcome, "value", outcome)
+        index = OUTCOME_INDEX.get(symbol) if isinstance(symbol, str) else None
         if index is None:
             raise InvalidEventError(
                 kind.value, "outcome", f"{outcome!r} is not one of SUCCESS, FAILURE, UNKNOWN"
@@ -229,7 +338,7 @@ class FastEncoder:
         return zigzag(index)
 
     def _attributes(self, kind: EventType, attributes: Mapping[str, str]) -> bytes:
-        if not attributes:
+        if not attributes and isinstance(attributes, Mapping):
             return EMPTY_MAP
         try:
             self._validate_attributes({"attributes": attributes})

@@ -28,7 +28,7 @@ from riskseal.contract.events import (
     new_event_id,
 )
 from riskseal.contract.registry import RegistryClient
-from riskseal.sdk.client import AuditClient
+from riskseal.sdk.client import AuditClient, authorize_wait_s, wait_limit
 from riskseal.sdk.delivery import DeliveryCallback, DeliveryFailure
 from riskseal.settings import Settings
 
@@ -79,26 +79,31 @@ class AsyncAuditClient:
         timeout: float | None = None,
         **fields: Any,
     ) -> Decision:
-        """See :meth:`AuditClient.authorize`; waits without blocking the event loop."""
+        """See :meth:`AuditClient.authorize`; waits without blocking the event loop.
+
+        However the call ends without a decision (timeout, cancellation, an error), it stops
+        waiting for one.
+        """
+        wait_s = authorize_wait_s(timeout, self.sync.settings.authorize_timeout_s)
         event_id = fields.pop("event_id", None) or new_event_id()
         pending = self.sync.expect_decision(event_id)
-        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        pending.future = future
-        if pending.decision is not None and not future.done():  # resolved before we attached
-            future.set_result(pending.decision)
         try:
+            future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+            pending.future = future
+            if pending.decision is not None and not future.done():  # resolved before attached
+                future.set_result(pending.decision)
             request = await self.request_access(
                 actor, action, resource, event_id=event_id, **fields
             )
-        except BaseException:
+            try:
+                return await asyncio.wait_for(future, wait_limit(wait_s))
+            except TimeoutError:
+                pass
+        except BaseException:  # cancelled, or failed: nobody waits for the decision any more
             self.sync.forget_decision(event_id)
             raise
-        wait_s = self.sync.settings.authorize_timeout_s if timeout is None else timeout
-        try:
-            return await asyncio.wait_for(future, wait_s)
-        except TimeoutError:
-            self.sync.forget_decision(event_id)
-            return self.sync.fallback_decision(request, wait_s)
+        self.sync.forget_decision(event_id)
+        return self.sync.fallback_decision(request, wait_s)
 
     async def flush(self, timeout: float = 30.0) -> list[DeliveryFailure]:
         """See :meth:`AuditClient.flush`."""

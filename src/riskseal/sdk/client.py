@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import socket
 import threading
@@ -232,7 +233,15 @@ class AuditClient:
         """Publish a prepared AccessRequest or AccessAction; return it as sent.
 
         Its source stamp is replaced by this client's (source id, epoch, next seq).
+        InvalidEventError when ``event`` is anything else.
         """
+        if not isinstance(event, AccessRequest | AccessAction):
+            raise InvalidEventError(
+                type(event).__name__,
+                "(event)",
+                "only an AccessRequest or an AccessAction can be published "
+                f"(got {type(event).__module__}.{type(event).__qualname__})",
+            )
         return self._send(event, headers, trusted_id=False, owned=False)
 
     def authorize(
@@ -249,7 +258,11 @@ class AuditClient:
         Takes the arguments of :meth:`request_access`. When no decision arrives within
         ``timeout`` (default ``authorize_timeout_s``) the configured fallback applies:
         DENY (fail closed, the default) or ALLOW (fail open), with ``fallback=True``.
+        ``timeout`` is a number of seconds, zero or more; ``math.inf`` waits without limit.
+        A ValueError is raised, before anything is sent, for any other timeout, and an
+        InvalidEventError when ``event_id`` is already waiting for a decision.
         """
+        wait_s = authorize_wait_s(timeout, self.settings.authorize_timeout_s)
         listener = self._reply_listener()
         event_id = request_fields.pop("event_id", None) or new_event_id()
         pending = listener.expect(event_id)
@@ -257,17 +270,19 @@ class AuditClient:
             request = self.request_access(
                 actor, action, resource, event_id=event_id, **request_fields
             )
-        except BaseException:
+            if pending.event.wait(wait_limit(wait_s)) and pending.decision is not None:
+                return pending.decision
+        except BaseException:  # an error, KeyboardInterrupt...: nobody waits any more
             listener.forget(event_id)
             raise
-        wait_s = self.settings.authorize_timeout_s if timeout is None else timeout
-        if pending.event.wait(wait_s) and pending.decision is not None:
-            return pending.decision
         listener.forget(event_id)
         return self.fallback_decision(request, wait_s)
 
     def expect_decision(self, request_id: str) -> PendingReply:
-        """Register for the decision of a request you are about to send (async callers)."""
+        """Register for the decision of a request you are about to send (async callers).
+
+        InvalidEventError when ``request_id`` is not a string or is already registered.
+        """
         return self._reply_listener().expect(request_id)
 
     def forget_decision(self, request_id: str) -> None:
@@ -467,10 +482,58 @@ HeaderList = list[tuple[str, str | bytes | None]]
 
 
 def _header_list(event: AccessRequest | AccessAction, headers: Headers) -> HeaderList:
+    kind = type(event).__name__
+    if not isinstance(headers, Mapping):
+        reason = f"expected a mapping of header names to str or bytes, got {type(headers).__name__}"
+        raise InvalidEventError(kind, "headers", reason)
     result: HeaderList = []
     for name, value in headers.items():
         if not isinstance(name, str) or not name:
-            kind = type(event).__name__
             raise InvalidEventError(kind, "headers", f"bad header name {name!r}")
-        result.append((name, value.encode() if isinstance(value, str) else value))
+        if not name.isascii() and _utf8_problem(name) is not None:
+            reason = f"bad header name {name!r}: {_utf8_problem(name)}"
+            raise InvalidEventError(kind, "headers", reason)
+        if isinstance(value, str):
+            problem = _utf8_problem(value)
+            if problem is not None:
+                raise InvalidEventError(kind, f"headers[{name!r}]", problem)
+            value = value.encode("utf-8")
+        elif not isinstance(value, bytes):
+            reason = f"expected str or bytes, got {type(value).__name__}"
+            raise InvalidEventError(kind, f"headers[{name!r}]", reason)
+        result.append((name, value))
     return result
+
+
+def _utf8_problem(text: str) -> str | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"not valid UTF-8: {exc.reason} at character {exc.start}"
+    return None
+
+
+def authorize_wait_s(timeout: float | None, default: float) -> float:
+    """The seconds ``authorize`` waits: ``timeout``, or ``default`` when it is None.
+
+    ValueError, naming the argument, unless it is a number of seconds, zero or more
+    (``math.inf`` to wait without limit).
+    """
+    wait_s = default if timeout is None else timeout
+    if isinstance(wait_s, bool) or not isinstance(wait_s, int | float):
+        raise ValueError(
+            f"authorize(timeout=...) must be a number of seconds or None, "
+            f"got {type(wait_s).__name__}"
+        )
+    if math.isnan(wait_s) or wait_s < 0:
+        raise ValueError(
+            f"authorize(timeout={wait_s!r}) must be zero or more seconds (math.inf to wait "
+            "without limit)"
+        )
+    return float(wait_s)
+
+
+def wait_limit(wait_s: float) -> float | None:
+    """``wait_s`` for Event.wait and asyncio.wait_for: None (no limit) when it is too long
+    for them (``threading.TIMEOUT_MAX``, about 292 years, raises OverflowError)."""
+    return None if wait_s >= threading.TIMEOUT_MAX else wait_s

@@ -57,13 +57,19 @@ def parse_event_line(raw: bytes, codec: EventCodec) -> ParsedLine:
         raise EventLineError(f'"kind" must be "request" or "action", got {kind!r}')
     if "source" in document:
         raise EventLineError('"source" is stamped by the SDK; remove it from the line')
+    if "" in document:
+        raise EventLineError('empty key "": every key must name a field of the event')
     headers = _headers(document)
     record: dict[str, Any] = {
         "event_id": new_event_id(),
         "time": now_ms(),
         "src_endpoint": {},
         "auth": {},
-        **{key: value for key, value in document.items() if key != "kind" and key[0] != "_"},
+        **{
+            key: value
+            for key, value in document.items()
+            if key != "kind" and not key.startswith("_")
+        },
         "source": dict(PLACEHOLDER_SOURCE),
     }
     event_type = KINDS[kind]
@@ -84,12 +90,16 @@ def _headers(document: dict[str, Any]) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
     ):
         raise EventLineError('"_headers" must be an object of strings')
+    if "" in headers:
+        raise EventLineError('"_headers" has an empty name: Kafka headers need a name')
     truth = document.get("_truth")
     if truth is not None:
         if not isinstance(truth, str):
             raise EventLineError('"_truth" must be a string')
         headers = {**headers, "riskseal-truth": truth}
-    unknown = sorted(key for key in document if key[0] == "_" and key not in ("_headers", "_truth"))
+    unknown = sorted(
+        key for key in document if key.startswith("_") and key not in ("_headers", "_truth")
+    )
     if unknown:
         raise EventLineError(
             f"unknown key {unknown[0]!r} (only _headers and _truth may start with _)"

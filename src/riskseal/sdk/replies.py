@@ -17,7 +17,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from riskseal.contract.codec import EventCodec, typed_event
 from riskseal.contract.events import Decision
-from riskseal.errors import BrokerUnavailableError, ContractError
+from riskseal.contract.schemas_set import EventType
+from riskseal.errors import BrokerUnavailableError, ContractError, InvalidEventError
 from riskseal.settings import KafkaConfig
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,23 @@ class ReplyListener:
         return positions
 
     def expect(self, request_id: str) -> PendingReply:
-        """Register interest in the decision of ``request_id``; do this before sending it."""
+        """Register interest in the decision of ``request_id``; do this before sending it.
+
+        InvalidEventError when ``request_id`` is not a string, or is already waiting: event
+        ids are unique, and one decision cannot answer two requests.
+        """
+        if not isinstance(request_id, str):
+            reason = f"expected a string, got {type(request_id).__name__}"
+            raise InvalidEventError(EventType.ACCESS_REQUEST.value, "event_id", reason)
         pending = PendingReply(request_id)
         with self._lock:
+            if request_id in self._pending:
+                raise InvalidEventError(
+                    EventType.ACCESS_REQUEST.value,
+                    "event_id",
+                    f"{request_id!r} is already waiting for a decision; every request needs "
+                    "an event id of its own",
+                )
             self._pending[request_id] = pending
         return pending
 

@@ -78,3 +78,13 @@ def test_bad_line_is_reported_with_its_reason(raw: bytes, message: str) -> None:
     with pytest.raises(EventLineError) as refused:
         parse_event_line(raw, CODEC)
     assert message in str(refused.value)
+
+
+def test_empty_key_is_reported_as_a_bad_line() -> None:
+    with pytest.raises(EventLineError, match='empty key "": every key must name a field'):
+        parse_event_line(_line({**REQUEST, "": 1}), CODEC)
+
+
+def test_empty_header_name_is_reported_as_a_bad_line() -> None:
+    with pytest.raises(EventLineError, match='"_headers" has an empty name'):
+        parse_event_line(_line({**REQUEST, "_headers": {"": "x"}}), CODEC)
