@@ -115,10 +115,18 @@ class StackIdentities:
     def save(self, path: Path, bucket: str) -> None:
         """Write the SeaweedFS identity file, readable by the owner only."""
         data = json.dumps(self.weed_config(bucket), indent=2).encode()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        path.chmod(0o600)
+        # A new file, 0600 from its creation, then renamed over the old one: an existing
+        # file that others can read never holds the secrets, not even for a moment.
+        fresh = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fresh.unlink(missing_ok=True)
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            fresh.replace(path)
+        except BaseException:
+            fresh.unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: Path) -> StackIdentities:

@@ -46,6 +46,18 @@ def test_identity_file_is_private_and_reloads_identically(tmp_path: Path) -> Non
     assert len({created.admin, created.sealer, created.auditor}) == 3
 
 
+def test_secrets_never_go_into_an_existing_file_others_can_read(tmp_path: Path) -> None:
+    path = tmp_path / "ids.json"
+    path.write_text("{}")
+    path.chmod(0o644)
+    before = tmp_path / "the-old-file"
+    before.hardlink_to(path)  # what a reader holding the old file would see
+    StackIdentities.load_or_create(tmp_path / "other.json", "bucket").save(path, "bucket")
+    assert before.read_text() == "{}"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ids.json", "other.json", "the-old-file"]
+
+
 def test_secrets_do_not_show_in_repr() -> None:
     identities = StackIdentities.generate()
     secret = identities.sealer.secret_access_key.get_secret_value()
