@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     sdk_connect_timeout_s: float = Field(
         default=10.0, gt=0, description="How long the SDK waits for a broker at start."
     )
+    sdk_max_future_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How far ahead of this host's clock an event's time may be. The risk "
+        "engine runs on event time, so one event from the future would make a user's on-time "
+        "events look old; the SDK refuses it (`InvalidEventError` on `time`).",
+    )
     authorize_timeout_s: float = Field(
         default=2.0, gt=0, description="Default time `authorize()` waits for a decision."
     )

@@ -400,6 +400,7 @@ class AuditClient:
     ) -> SentEvent:
         if self._closed:
             raise ClientClosedError("this AuditClient is closed; create a new one")
+        self._check_not_in_future(draft)
         # Validate and encode everything but the sequence number outside the lock, so a bad
         # event never consumes a sequence number and the lock is held only to produce.
         if isinstance(draft, AccessRequest):
@@ -432,6 +433,22 @@ class AuditClient:
         # setting its stamp in place saves a copy on the hot path.
         object.__setattr__(draft, "source", stamp)
         return draft
+
+    def _check_not_in_future(self, draft: SentEvent) -> None:
+        """InvalidEventError when ``draft`` is dated beyond the allowed clock skew."""
+        if type(draft.time) is not int:
+            return  # not a time at all: validation names what is wrong with it
+        limit_s = self.settings.sdk_max_future_skew_s
+        ahead_ms = draft.time - now_ms()
+        if ahead_ms > limit_s * 1000:
+            raise InvalidEventError(
+                type(draft).__name__,
+                "time",
+                f"{draft.time} is {ahead_ms / 1000:,.0f} s ahead of this host's clock (limit "
+                f"{limit_s:g} s, RISKSEAL_SDK_MAX_FUTURE_SKEW_S): the risk engine runs on event "
+                "time, and an event from the future would make its user's next events look "
+                "old. Give milliseconds since the epoch, and check this host's clock",
+            )
 
     def _framed(self, kind: EventType, record: dict[str, Any], seq: int) -> bytes:
         """``record`` stamped with this client's source and ``seq``, in registry framing."""

@@ -15,12 +15,14 @@ import pytest
 from riskseal.contract import (
     Actor,
     Decision,
+    Outcome,
     Resource,
     RiskLevel,
     SourceStamp,
     Verdict,
     Versions,
 )
+from riskseal.contract.events import now_ms
 from riskseal.errors import InvalidEventError
 from riskseal.sdk import AsyncAuditClient, AuditClient
 from riskseal.sdk.replies import PendingReply, ReplyListener
@@ -134,6 +136,23 @@ def test_bad_header_is_refused_before_sending(
         client.request_access("alice", "data.read", DOC, headers=headers)
     assert (refused.value.field_path, refused.value.reason[: len(reason)]) == (path, reason)
     assert _nothing_sent(client)
+
+
+def test_an_event_dated_beyond_the_clock_skew_is_refused_before_sending(
+    client: AuditClient,
+) -> None:
+    limit_ms = int(client.settings.sdk_max_future_skew_s * 1000)
+    ahead = now_ms() + limit_ms + 60_000
+    with pytest.raises(InvalidEventError) as refused:
+        client.request_access("alice", "data.read", DOC, time_ms=ahead)
+    assert refused.value.field_path == "time"
+    assert "ahead of this host's clock" in refused.value.reason
+    with pytest.raises(InvalidEventError, match="ahead of this host's clock"):
+        client.emit_action("alice", "auth.login", DOC, Outcome.SUCCESS, time_ms=now_ms() * 1000)
+    assert _nothing_sent(client)
+    client.request_access("alice", "data.read", DOC, time_ms=now_ms() + limit_ms // 2)
+    client.request_access("alice", "data.read", DOC, time_ms=now_ms() - 86_400_000)
+    assert client.next_seq == 2
 
 
 def test_header_values_of_str_and_bytes_are_sent(client: AuditClient) -> None:
