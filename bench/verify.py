@@ -109,7 +109,9 @@ def _seal_chain(
             record = SealedRecord(chain.topic, chain.partition, offset, now, 1, key.encode(), value)
             pending.append(PendingRecord(offset, now, record.canonical_bytes(), False))
         writer.append(writer.build(pending))
-    note = signed_checkpoint(ORIGIN, chain, writer.head.tree.size, writer.head.tree.root(), signer)
+    note = signed_checkpoint(
+        ORIGIN, chain, writer.head.tree.size, writer.head.tree.root(), signer, time_ms=now
+    )
     store.create(checkpoint_key(PREFIX, chain, now), note)
 
 

@@ -5,6 +5,13 @@ Checkpoints are read and signature-checked before the chain's blocks
 checked against the listing before any block is read (:func:`listing_findings`: growth,
 tail truncation, freshness), so an export stops before writing a truncated chain; and
 checked against the roots the walk kept once it is done (:func:`root_findings`: forks).
+
+A checkpoint's time is the signed ``time`` line of its body, never its object key (which
+anyone able to copy an object can choose): a key that does not name the signed time is a
+finding (``misplaced_checkpoint``), and so is a signed time in the future.
+
+Every version of a checkpoint key is looked at, as for blocks: a delete marker or a second
+version is a finding, and the version read is the one the listing names.
 """
 
 from __future__ import annotations
@@ -13,11 +20,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from riskseal.audit.report import ChainResult, Finding
-from riskseal.audit.sources import TrailSource
+from riskseal.audit.sources import ObjectVersion, TrailSource
 from riskseal.audit.verify_range import Span
+from riskseal.block import ChainId, checkpoint_key
 from riskseal.errors import IntegrityError
 from riskseal.keys import VerifierKey
 from riskseal.note import Checkpoint, NoteError, SignedNote
+from riskseal.sealer.checkpoint import chain_origin, checkpoint_time
+
+CLOCK_SKEW_MS = 5 * 60_000
+"""How far in the future (by the verifier's clock) a checkpoint's signed time may be."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,28 +41,69 @@ class ReadCheckpoint:
     """None when it cannot be used (see ``problem``)."""
     problem: tuple[str, str] | None
     """(kind, detail) when the checkpoint cannot be used."""
+    time_ms: int | None = None
+    """Its signed time (None when it cannot be used)."""
+    issues: tuple[tuple[str, str], ...] = ()
+    """(kind, detail) of findings that leave it usable (its versions, its place)."""
+
+
+def data_version(versions: Sequence[ObjectVersion]) -> ObjectVersion | None:
+    """The version of a write-once key to read: the latest data version (None: only
+    delete markers)."""
+    data = [v for v in versions if not v.is_delete_marker]
+    if not data:
+        return None
+    return min(data, key=lambda v: (not v.is_latest, v.version_id or ""))
+
+
+def version_problems(versions: Sequence[ObjectVersion], what: str) -> list[tuple[str, str]]:
+    """(kind, detail) for each way the versions of a write-once key show tampering: delete
+    markers, more than one data version, nothing but delete markers."""
+    markers = sum(1 for v in versions if v.is_delete_marker)
+    data = len(versions) - markers
+    found = []
+    if markers:
+        found.append(("delete_marker", f"{markers} delete marker(s) on a {what} key"))
+    if data > 1:
+        found.append(("extra_version", f"{data} versions of a write-once {what}"))
+    return found
 
 
 def read_checkpoints(
-    source: TrailSource, keys: Iterable[str], origin: str, trusted: Iterable[VerifierKey]
+    source: TrailSource,
+    listed: Iterable[tuple[str, Sequence[ObjectVersion]]],
+    prefix: str,
+    chain: ChainId,
+    log_origin: str,
+    trusted: Iterable[VerifierKey],
 ) -> list[ReadCheckpoint]:
-    """Each checkpoint at ``keys``: signed by a ``trusted`` key and naming ``origin``, or
-    with the problem that makes it unusable. StorageUnavailableError on outages."""
+    """Each checkpoint key of ``chain`` with its versions: signed by a ``trusted`` key,
+    naming the chain's origin, with a signed time, or with the problem that makes it
+    unusable. StorageUnavailableError on outages."""
     trusted = list(trusted)
+    origin = chain_origin(log_origin, chain)
     read = []
-    for key in keys:
-        try:
-            note = SignedNote.parse(source.read(key))
-            note.verify(trusted)
-            checkpoint = Checkpoint.parse(note.text)
-        except (IntegrityError, NoteError) as exc:
-            read.append(ReadCheckpoint(key, None, ("bad_checkpoint", str(exc))))
-            continue
-        if checkpoint.origin != origin:
-            problem = ("bad_checkpoint", f"origin {checkpoint.origin!r}")
+    for key, versions in listed:
+        version = data_version(versions)
+        if version is None:
+            problem = ("delete_marker", "only delete markers remain on a checkpoint key")
             read.append(ReadCheckpoint(key, None, problem))
             continue
-        read.append(ReadCheckpoint(key, checkpoint, None))
+        issues = tuple(version_problems(versions, "checkpoint"))
+        try:
+            note = SignedNote.parse(source.read(key, version.version_id))
+            note.verify(trusted)
+            checkpoint = Checkpoint.parse(note.text)
+            if checkpoint.origin != origin:
+                raise NoteError(f"origin {checkpoint.origin!r}, expected {origin!r}")
+            time_ms = checkpoint_time(checkpoint)
+        except (IntegrityError, NoteError) as exc:
+            read.append(ReadCheckpoint(key, None, ("bad_checkpoint", str(exc)), issues=issues))
+            continue
+        home = checkpoint_key(prefix, chain, time_ms)
+        if key != home:
+            issues += (("misplaced_checkpoint", f"its signed time {time_ms} belongs at {home}"),)
+        read.append(ReadCheckpoint(key, checkpoint, None, time_ms, issues))
     return read
 
 
@@ -62,11 +115,12 @@ def listing_findings(
     now_ms: int,
     max_age_s: float,
 ) -> tuple[int | None, list[Finding]]:
-    """The checkpoints of ``chain`` (oldest first) against its listing: the largest size a
-    checkpoint names (None: no usable checkpoint), and the findings.
+    """The checkpoints of ``chain`` against its listing: the largest size a checkpoint names
+    (None: no usable checkpoint), and the findings.
 
-    ``head`` is the newest listed block number. In a range, tail truncation and freshness
-    are checked only when the range reaches the end of the chain (``span.open_end``).
+    ``head`` is the newest listed block number. Checkpoints are ordered by their signed
+    time. In a range, tail truncation and freshness are checked only when the range
+    reaches the end of the chain (``span.open_end``).
     """
     findings: list[Finding] = []
     if not checkpoints:
@@ -76,13 +130,25 @@ def listing_findings(
             )
         return None, findings
     length = head + 1
-    last_size = -1
+    usable: list[tuple[int, str, Checkpoint]] = []
     for item in checkpoints:
-        key, checkpoint = item.key, item.checkpoint
-        if checkpoint is None:
+        for kind, detail in item.issues:
+            findings.append(Finding(kind, detail, chain=chain, key=item.key))
+        if item.checkpoint is None or item.time_ms is None:
             kind, detail = item.problem or ("bad_checkpoint", "unreadable")
-            findings.append(Finding(kind, detail, chain=chain, key=key))
+            findings.append(Finding(kind, detail, chain=chain, key=item.key))
             continue
+        usable.append((item.time_ms, item.key, item.checkpoint))
+        if item.time_ms > now_ms + CLOCK_SKEW_MS:
+            findings.append(Finding(
+                "future_checkpoint",
+                f"signed time {item.time_ms} is {(item.time_ms - now_ms) / 1000:.0f} s in the "
+                "future",
+                chain=chain, key=item.key,
+            ))  # fmt: skip
+    usable.sort(key=lambda entry: (entry[0], entry[1]))
+    last_size = -1
+    for _, key, checkpoint in usable:
         if checkpoint.size < last_size:
             findings.append(Finding(
                 "checkpoint_regressed",
@@ -99,13 +165,16 @@ def listing_findings(
     size = last_size if last_size >= 0 else None
     if not span.open_end:
         return size, findings  # freshness concerns the end of the chain, outside the range
-    newest = checkpoints[-1].key
-    written_ms = int(newest.rsplit("/", 1)[1])
+    current = [entry for entry in usable if entry[0] <= now_ms + CLOCK_SKEW_MS]
+    if not current:
+        return size, findings  # every checkpoint is unusable or in the future: reported above
+    written_ms, newest, _ = current[-1]
     age_s = (now_ms - written_ms) / 1000
     if age_s > max_age_s:
         findings.append(Finding(
             "stale_checkpoint",
-            f"newest checkpoint is {age_s:.0f} s old (limit {max_age_s:g} s)",
+            f"newest checkpoint is {age_s:.0f} s old by its signed time "
+            f"(limit {max_age_s:g} s)",
             chain=chain, key=newest,
         ))  # fmt: skip
     return size, findings

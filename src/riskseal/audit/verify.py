@@ -15,12 +15,20 @@ are in :mod:`riskseal.audit.checkpoint_checks`, those across events in
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from riskseal.audit.checkpoint_checks import listing_findings, read_checkpoints, root_findings
+from riskseal.audit.checkpoint_checks import (
+    data_version,
+    listing_findings,
+    read_checkpoints,
+    root_findings,
+    version_problems,
+)
 from riskseal.audit.event_checks import EventChecks
 from riskseal.audit.report import (
     ChainResult,
@@ -33,16 +41,26 @@ from riskseal.audit.report import (
 )
 from riskseal.audit.sources import ObjectVersion, TrailSource
 from riskseal.audit.verify_range import Span, peek_header, resolve_span
-from riskseal.block import ZERO_HASH, Block, BlockHeader, ChainId, block_key
+from riskseal.block import (
+    FORMAT_VERSION,
+    ZERO_HASH,
+    Block,
+    BlockHeader,
+    ChainId,
+    block_key,
+    checkpoint_key,
+)
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.partial import PartialDecoder
 from riskseal.errors import ConfigError, IntegrityError
-from riskseal.keys import SignatureError
-from riskseal.manifest import KeyManifest, manifest_key
+from riskseal.keys import SignatureError, VerifierKey
+from riskseal.manifest import KeyManifest, KeyValidity, manifest_key
 from riskseal.merkle import CompactRange, ProofError
 from riskseal.merkle import root as merkle_root
-from riskseal.note import NoteError
-from riskseal.sealer.checkpoint import chain_origin
+from riskseal.note import NoteError, SignedNote
+
+_PLACED = re.compile(r"(blocks|checkpoints)/([^/]+/[^/]+/[0-9]+)/([0-9]+)")
+"""A block or checkpoint key below the prefix: kind, chain id, number (ASCII digits only)."""
 
 
 @dataclass
@@ -51,7 +69,8 @@ class _ChainWork:
 
     chain: ChainId
     blocks: dict[int, list[ObjectVersion]] = field(default_factory=dict)
-    checkpoints: list[str] = field(default_factory=list)
+    checkpoints: list[tuple[str, list[ObjectVersion]]] = field(default_factory=list)
+    """Each checkpoint key with its versions."""
 
 
 class Verifier:
@@ -105,7 +124,9 @@ class Verifier:
             checkpoints = read_checkpoints(
                 self.source,
                 chain_work.checkpoints,
-                chain_origin(self.options.log_origin, chain_work.chain),
+                self.options.prefix,
+                chain_work.chain,
+                self.options.log_origin,
                 manifest.public_keys().keys() if manifest else (),
             )
             wanted = {c.checkpoint.size for c in checkpoints if c.checkpoint is not None}
@@ -132,9 +153,20 @@ class Verifier:
                 "they need the whole trail, and at the edges of a range they would report "
                 "events that are merely outside it; verify without --from/--to for them"
             )
+        elif self.options.event_checks:
+            self.report.notes.append(
+                "event checks (source sequence gaps, requests without decisions) were not run: "
+                "they span chains (requests and decisions are on different topics, a source "
+                "writes to several partitions) and only some chains were verified; verify "
+                "without --chain for them"
+            )
 
     def _event_checks(self) -> bool:
-        return self.options.event_checks and self.options.block_range is None
+        """Whether the checks across events run: only when every chain is verified whole
+        (with one chain or one topic they would report events of the chains left out)."""
+        options = self.options
+        whole = options.block_range is None and not options.chain_filter
+        return options.event_checks and whole and not options.topic_filter
 
     def _listing(self) -> list[_ChainWork]:
         prefix = self.options.prefix
@@ -153,14 +185,13 @@ class Verifier:
             if kind == "block":
                 work.blocks[number] = versions
             else:
-                work.checkpoints.append(key)
+                work.checkpoints.append((key, versions))
         selected = []
         for chain_text, work in sorted(chains.items()):
             if self.options.chain_filter and chain_text != self.options.chain_filter:
                 continue
             if self.options.topic_filter and work.chain.topic not in self.options.topic_filter:
                 continue
-            work.checkpoints.sort()
             selected.append(work)
         wanted = self.options.chain_filter
         if wanted and not selected:
@@ -171,54 +202,100 @@ class Verifier:
         return selected
 
     def _classify(self, key: str) -> tuple[str, str, int] | None:
+        """("block" or "checkpoint", chain id, number) of a key in its exact place; anything
+        else is an ``unreferenced_object`` (manifest keys are left to :meth:`_manifest`)."""
         prefix = self.options.prefix
-        parts = key[len(prefix) + 1 :].split("/")
-        if parts[0] == "keys" and parts[:2] == ["keys", "manifest"]:
+        below = key[len(prefix) + 1 :]
+        if below.startswith("keys/manifest/"):
             return None
-        shaped = len(parts) == 5 and parts[3].isdigit() and parts[4].isdigit()
-        if shaped and parts[0] in ("blocks", "checkpoints"):
-            chain = "/".join(parts[1:4])
-            if parts[0] == "checkpoints":
-                return "checkpoint", chain, int(parts[4])
-            if key == block_key(prefix, ChainId.parse(chain), int(parts[4])):
-                return "block", chain, int(parts[4])
+        shaped = _PLACED.fullmatch(below)
+        if shaped is not None:
+            kind, chain_text, number_text = shaped.groups()
+            try:
+                chain = ChainId.parse(chain_text)
+            except IntegrityError:
+                chain = None
+            if chain is not None and str(chain) == chain_text:
+                number = int(number_text)
+                place = block_key if kind == "blocks" else checkpoint_key
+                if key == place(prefix, chain, number):
+                    return kind.removesuffix("s"), chain_text, number
         self.find("unreferenced_object", "object is not a block, checkpoint or manifest", key=key)
         return None
 
     # --- keys --------------------------------------------------------------------------------
     def _manifest(self) -> KeyManifest | None:
+        """The newest key manifest that follows from the trusted keys, version by version.
+
+        Version 0 must be signed by a trusted key (``--trust``); version ``n + 1`` by a key
+        that version ``n`` says is valid at version ``n + 1``'s time (:func:`_manifest_time`),
+        and a key's validity may be extended (or a retired key reopened) only with the
+        signature of another such key (see docs/FORMAT.md, "Keys"). The first version that
+        breaks this is reported and neither it nor any later version is used.
+        """
         prefix = self.options.prefix
+        by_key: dict[str, list[ObjectVersion]] = defaultdict(list)
+        for listed in self.source.versions(f"{prefix}/keys/manifest/"):
+            by_key[listed.key].append(listed)
         manifests: list[KeyManifest] = []
-        trusted = list(self.options.trusted_keys)
+        effective_ms = 0
         version = 0
-        listed = {v.key for v in self.source.versions(f"{prefix}/keys/manifest/")}
-        while manifest_key(prefix, version) in listed:
+        while manifest_key(prefix, version) in by_key:
             key = manifest_key(prefix, version)
-            data = self.source.read(key)
+            versions = by_key[key]
+            for kind, detail in version_problems(versions, "key manifest"):
+                self.find(kind, detail, key=key)
+            chosen = data_version(versions)
+            if chosen is None:
+                self.find("bad_key_manifest", "only delete markers remain", key=key)
+                break
+            data = self.source.read(key, chosen.version_id)
             try:
-                if version == 0 and not trusted:
-                    manifest = KeyManifest.parse(data)
-                    self.report.notes.append(
-                        "no trusted key given (--trust): key manifest version 0 was trusted as "
-                        "found; pin its vkey to detect a replaced manifest"
-                    )
-                else:
-                    manifest = KeyManifest.parse(data, trusted=trusted)
+                manifest, effective_ms = self._manifest_version(
+                    data, version, manifests[-1] if manifests else None, effective_ms
+                )
             except (IntegrityError, NoteError) as exc:
                 self.find("bad_key_manifest", f"{exc}", key=key)
-                return manifests[-1] if manifests else None
-            if manifest.version != version:
-                self.find("bad_key_manifest", f"says version {manifest.version}", key=key)
+                break
             manifests.append(manifest)
-            trusted = [entry.key for entry in manifest.entries]
             version += 1
         if not manifests:
-            self.find("bad_key_manifest", "no key manifest found", key=manifest_key(prefix, 0))
+            if not by_key or manifest_key(prefix, 0) not in by_key:
+                self.find("bad_key_manifest", "no key manifest found", key=manifest_key(prefix, 0))
             return None
-        extra = sorted(listed - {manifest_key(prefix, v) for v in range(version)})
+        in_sequence: set[str] = set()
+        while manifest_key(prefix, len(in_sequence)) in by_key:
+            in_sequence.add(manifest_key(prefix, len(in_sequence)))
+        extra = sorted(by_key.keys() - in_sequence)  # (versions after a bad one are unused)
         for key in extra:
             self.find("bad_key_manifest", "manifest version out of sequence", key=key)
         return manifests[-1]
+
+    def _manifest_version(
+        self, data: bytes, version: int, previous: KeyManifest | None, previous_ms: int
+    ) -> tuple[KeyManifest, int]:
+        """Manifest ``version`` checked against the one before it; with its time.
+        IntegrityError (or NoteError) when it must not be used."""
+        if previous is None:
+            trusted = list(self.options.trusted_keys)
+            if trusted:
+                manifest = KeyManifest.parse(data, trusted=trusted)
+            else:
+                manifest = KeyManifest.parse(data)
+                self.report.notes.append(
+                    "no trusted key given (--trust): key manifest version 0 was trusted as "
+                    "found; pin its vkey to detect a replaced manifest"
+                )
+        else:
+            keys = [entry.key for entry in previous.entries]
+            manifest = KeyManifest.parse(data, trusted=keys)
+        if manifest.version != version:
+            raise IntegrityError(f"says version {manifest.version}")
+        time_ms = _manifest_time(manifest, previous_ms)
+        if previous is not None:
+            signers = SignedNote.parse(data).verify([entry.key for entry in previous.entries])
+            _check_rotation(previous, manifest, signers, time_ms)
+        return manifest, time_ms
 
     # --- one chain ---------------------------------------------------------------------------
     def _span(self, work: _ChainWork, head: int, manifest: KeyManifest | None) -> Span:
@@ -240,7 +317,7 @@ class Verifier:
         manifest: KeyManifest | None,
     ) -> int | None:
         """The sealing time of a block whose header is in place and signed; None otherwise."""
-        version = _data_version(versions or [])
+        version = data_version(versions or [])
         if version is None or manifest is None:
             return None
         key = block_key(self.options.prefix, chain, seq)
@@ -274,9 +351,20 @@ class Verifier:
         previous, tree = self._anchor(chain, span, blocks, manifest)
         if tree is not None and tree.size in wanted:
             result.roots[tree.size] = tree.root()
-        for seq in range(span.first, span.last + 1):
+        if previous is not None and tree is not None:
+            self._roots_before(chain, blocks, previous, tree, wanted, result)
+        present = sorted(seq for seq in blocks if span.first <= seq <= span.last)
+        seq = span.first
+        while seq <= span.last:
             key = block_key(self.options.prefix, chain, seq)
-            block = self._one_block(chain, seq, key, blocks.get(seq), manifest, previous, tree)
+            if seq not in blocks:  # a gap, reported once however long (never walked)
+                upto = bisect.bisect_right(present, seq)
+                end = present[upto] - 1 if upto < len(present) else span.last
+                self._gap(chain, seq, end, key)
+                block, previous, tree = None, None, None
+            else:
+                block = self._one_block(chain, seq, key, blocks[seq], manifest, previous, tree)
+                end = seq
             if block is None:
                 previous, tree = None, None  # the chain-level tree cannot be followed past here
             else:
@@ -294,33 +382,43 @@ class Verifier:
             found = tuple(self.report.findings[start:])
             start = len(self.report.findings)
             yield CheckedBlock(chain, seq, block, found)
+            seq = end + 1
+
+    def _gap(self, chain: ChainId, first: int, last: int, key: str) -> None:
+        where: dict[str, object] = {"chain": str(chain), "seq": first, "key": key}
+        if first == last:
+            self.find("missing_block", "no object for this sequence number (a gap)", **where)
+        else:
+            self.find(
+                "missing_block",
+                f"no object for sequence numbers {first}..{last} "
+                f"({last - first + 1} blocks, a gap)",
+                **where,
+            )
 
     def _one_block(
         self,
         chain: ChainId,
         seq: int,
         key: str,
-        versions: list[ObjectVersion] | None,
+        versions: list[ObjectVersion],
         manifest: KeyManifest | None,
         previous: BlockHeader | None,
         tree: CompactRange | None,
     ) -> Block | None:
         """Every check on one block; the block (even when a check failed) or None."""
         where: dict[str, object] = {"chain": str(chain), "seq": seq, "key": key}
-        if not versions:
-            self.find("missing_block", "no object for this sequence number (a gap)", **where)
-            return None
-        data_version = self._check_versions(versions, where)
-        if data_version is None:
+        chosen = self._check_versions(versions, where)
+        if chosen is None:
             return None
         try:
-            block = Block.from_bytes(self.source.read(key, data_version.version_id))
+            block = Block.from_bytes(self.source.read(key, chosen.version_id))
         except IntegrityError as exc:
             self.find("malformed_block", str(exc), **where)
             return None
         self._check_block(block, key, chain, seq, manifest, where)
         self._check_link(block.header, previous, tree, where)
-        self._check_lock(block.header, data_version, where)
+        self._check_lock(block.header, key, chosen, where)
         return block
 
     def _anchor(
@@ -358,15 +456,10 @@ class Verifier:
         if header.object_key != key or header.chain_id != str(chain) or header.seq != seq:
             self.find("misplaced_block", f"{before}: header is {header.object_key}", **where)
             return None, None
-        if manifest is None:
-            self.find("unknown_key", f"{before}: no trusted manifest for {header.key_id}", **where)
-            return None, None
-        try:
-            signer = manifest.check_signer(header.key_id, header.created_ms)
-            signer.verify(header.signing_payload(), block.signature)
-        except SignatureError as exc:
-            kind = "unknown_key" if "not in key manifest" in str(exc) else "bad_signature"
-            self.find(kind, f"{before}: {exc}", **where)
+        problem = self._signature_problem(header, block.signature, manifest)
+        if problem is not None:
+            kind, detail = problem
+            self.find(kind, f"{before}: {detail}", **where)
             return None, None
         try:
             tree = CompactRange.from_frontier(header.chain_size_before, block.frontier_before)
@@ -383,18 +476,105 @@ class Verifier:
         tree.append(header.chain_leaf_hash())
         return header, tree
 
+    def _roots_before(
+        self,
+        chain: ChainId,
+        blocks: dict[int, list[ObjectVersion]],
+        anchor: BlockHeader,
+        tree: CompactRange,
+        wanted: set[int],
+        result: ChainResult,
+    ) -> None:
+        """For a range: the chain-level root at the largest checkpoint size up to the range,
+        proven to be the one the range grows from, so a forked history is found as a full
+        run finds it.
+
+        At the anchor's own size the root is its signed ``chain_root_before``. At a smaller
+        size ``m``, block ``m``'s frontier gives the root at ``m``; the chain leaves of
+        blocks ``m`` up to the anchor (their headers only) must extend it to the anchor's
+        signed root, which ties that root to the range.
+        """
+        size = max((s for s in wanted if s < tree.size), default=None)
+        if size is None:
+            return
+        if size == anchor.seq:
+            result.roots[size] = anchor.chain_root_before
+            return
+        prefix = self.options.prefix
+        why = f"the range cannot be tied to the checkpoint of size {size}"
+        key = block_key(prefix, chain, size)
+        where: dict[str, object] = {"chain": str(chain), "seq": size, "key": key}
+        version = data_version(blocks.get(size) or [])
+        if version is None:
+            self.find("missing_block", f"block {size} is missing: {why}", **where)
+            return
+        try:
+            block = Block.from_bytes(self.source.read(key, version.version_id))
+            at_size = CompactRange.from_frontier(size, block.frontier_before)
+        except IntegrityError as exc:  # ProofError is one
+            self.find("malformed_block", f"{why}: {exc}", **where)
+            return
+        grown = at_size.copy()
+        grown.append(block.header.chain_leaf_hash())
+        for seq in range(size + 1, anchor.seq):
+            key = block_key(prefix, chain, seq)
+            where = {"chain": str(chain), "seq": seq, "key": key}
+            version = data_version(blocks.get(seq) or [])
+            if version is None:
+                self.find("missing_block", f"block {seq} is missing: {why}", **where)
+                return
+            try:
+                header, _ = peek_header(self.source.read(key, version.version_id))
+            except IntegrityError as exc:
+                self.find("malformed_block", f"{why}: {exc}", **where)
+                return
+            grown.append(header.chain_leaf_hash())
+        if grown.root() != anchor.chain_root_before:
+            key = block_key(prefix, chain, anchor.seq)
+            self.find(
+                "chain_root_mismatch",
+                f"the block before the range does not extend the chain of the checkpoint of "
+                f"size {size} (a forked history)",
+                chain=str(chain), seq=anchor.seq, key=key,
+            )  # fmt: skip
+            return
+        result.roots[size] = at_size.root()
+
     def _check_versions(
         self, versions: list[ObjectVersion], where: dict[str, object]
     ) -> ObjectVersion | None:
-        markers = [v for v in versions if v.is_delete_marker]
-        data = [v for v in versions if not v.is_delete_marker]
-        if markers:
-            self.find("delete_marker", f"{len(markers)} delete marker(s) on a block key", **where)
-        if len(data) > 1:
-            self.find("extra_version", f"{len(data)} versions of a write-once block", **where)
-        if not data:
+        for kind, detail in version_problems(versions, "block"):
+            self.find(kind, detail, **where)
+        chosen = data_version(versions)
+        if chosen is None:
             self.find("missing_block", "only delete markers remain", **where)
-        return _data_version(versions)
+        return chosen
+
+    def _signature_problem(
+        self, header: BlockHeader, signature: bytes, manifest: KeyManifest | None
+    ) -> tuple[str, str] | None:
+        """(kind, detail) unless ``header`` is signed by a key of ``manifest`` valid at its
+        ``created_ms``: ``unknown_key`` for a key not listed or outside its validity,
+        ``bad_signature`` for a signature that does not verify."""
+        if manifest is None:
+            return "unknown_key", f"no trusted key manifest to check {header.key_id}"
+        entry = manifest.entry(header.key_id)
+        if entry is None:
+            return (
+                "unknown_key",
+                f"key {header.key_id} is not in key manifest version {manifest.version}",
+            )
+        if not entry.covers(header.created_ms):
+            return (
+                "unknown_key",
+                f"key {header.key_id} was not valid at {header.created_ms} "
+                f"(manifest version {manifest.version})",
+            )
+        try:
+            entry.key.verify(header.signing_payload(), signature)
+        except SignatureError as exc:
+            return "bad_signature", str(exc)
+        return None
 
     def _check_block(
         self,
@@ -410,27 +590,31 @@ class Verifier:
             self.find("misplaced_block", f"header says it belongs at {header.object_key}", **where)
         if header.chain_id != str(chain) or header.seq != seq:
             self.find("misplaced_block", f"header is {header.chain_id} seq {header.seq}", **where)
-        if manifest is None:
-            self.find("unknown_key", f"no trusted key manifest to check {header.key_id}", **where)
-        else:
-            try:
-                signer = manifest.check_signer(header.key_id, header.created_ms)
-                signer.verify(header.signing_payload(), block.signature)
-            except SignatureError as exc:
-                kind = "unknown_key" if "not in key manifest" in str(exc) else "bad_signature"
-                self.find(kind, str(exc), **where)
+        if header.origin != self.options.log_origin:
+            self.find(
+                "misplaced_block", f"header is of log {header.origin!r}, not of this log", **where
+            )
+        if header.format_version != FORMAT_VERSION:
+            self.find(
+                "malformed_block", f"header says format version {header.format_version}", **where
+            )
+        problem = self._signature_problem(header, block.signature, manifest)
+        if problem is not None:
+            kind, detail = problem
+            self.find(kind, detail, **where)
         if merkle_root(block.leaf_hashes()) != header.records_root:
             self.find(
                 "records_root_mismatch", "records do not match the signed Merkle root", **where
             )
         offsets = block.offsets()
         expected = range(header.first_offset, header.last_offset + 1)
-        if offsets != expected or header.record_count != len(offsets):
+        if offsets != expected or header.record_count != len(offsets) or not offsets:
             self.find(
                 "record_out_of_range",
                 f"records cover offsets {list(offsets[:1])}..{list(offsets[-1:])} "
                 f"({len(offsets)} records), "
-                f"header says {header.first_offset}..{header.last_offset} ({header.record_count})",
+                f"header says {header.first_offset}..{header.last_offset} ({header.record_count})"
+                + ("" if offsets else ": a block holds at least one record"),
                 **where,
             )
         home = (chain.topic, chain.partition)
@@ -471,11 +655,13 @@ class Verifier:
             )
 
     def _check_lock(
-        self, header: BlockHeader, version: ObjectVersion, where: dict[str, object]
+        self, header: BlockHeader, key: str, version: ObjectVersion, where: dict[str, object]
     ) -> None:
+        """The lock of the version read, at the key it was found under (not the key its
+        header names: a block copied elsewhere is a finding, never an I/O error)."""
         if not self.source.has_locks:
             return
-        state = self.source.lock(header.object_key, version.version_id)
+        state = self.source.lock(key, version.version_id)
         if state.mode != "COMPLIANCE":
             self.find("not_locked", f"Object Lock mode is {state.mode}, not COMPLIANCE", **where)
             return
@@ -489,9 +675,52 @@ class Verifier:
             )
 
 
-def _data_version(versions: list[ObjectVersion]) -> ObjectVersion | None:
-    """The version of a block key to read: the latest data version (None: only markers)."""
-    data = [v for v in versions if not v.is_delete_marker]
-    if not data:
-        return None
-    return min(data, key=lambda v: (not v.is_latest, v.version_id or ""))
+def _manifest_time(manifest: KeyManifest, previous_ms: int) -> int:
+    """A manifest version's time: the latest time it or any earlier version names.
+
+    A manifest carries no signing time, but it cannot have been made before the changes it
+    states (a rotation names its own time as the old key's end and the new key's start), and
+    versions follow each other: the time never goes back.
+    """
+    times = [previous_ms]
+    for entry in manifest.entries:
+        times.append(entry.valid_from_ms)
+        if entry.valid_until_ms is not None:
+            times.append(entry.valid_until_ms)
+    return max(times)
+
+
+def _extends(before: KeyValidity, after: KeyValidity) -> bool:
+    """Whether ``after`` lets the key sign at a time ``before`` did not."""
+    if after.valid_from_ms < before.valid_from_ms:
+        return True
+    if before.valid_until_ms is None:
+        return False
+    return after.valid_until_ms is None or after.valid_until_ms > before.valid_until_ms
+
+
+def _check_rotation(
+    previous: KeyManifest, manifest: KeyManifest, signers: Sequence[VerifierKey], time_ms: int
+) -> None:
+    """IntegrityError unless ``manifest`` may follow ``previous``: signed by a key that
+    ``previous`` says is valid at ``time_ms``, and any key whose validity it extends also
+    signed by another such key (a key, retired or not, cannot extend its own validity)."""
+    valid = []
+    for key in signers:
+        entry = previous.entry(key.key_id)
+        if entry is not None and entry.covers(time_ms):
+            valid.append(key)
+    if not valid:
+        names = ", ".join(key.key_id for key in signers)
+        raise IntegrityError(
+            f"not signed by a key valid at {time_ms} in manifest version {previous.version} "
+            f"(signed by {names}): a retired key cannot sign a new version"
+        )
+    for entry in manifest.entries:
+        before = previous.entry(entry.key.key_id)
+        if before is None or not _extends(before, entry):
+            continue
+        if not any(key.key_id != entry.key.key_id for key in valid):
+            raise IntegrityError(
+                f"extends the validity of key {entry.key.key_id} with no signature but its own"
+            )

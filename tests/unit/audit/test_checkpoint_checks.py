@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from riskseal.audit.checkpoint_checks import ReadCheckpoint, listing_findings, root_findings
+import dataclasses
+
+from riskseal.audit.checkpoint_checks import (
+    CLOCK_SKEW_MS,
+    ReadCheckpoint,
+    listing_findings,
+    root_findings,
+)
 from riskseal.audit.report import ChainResult
 from riskseal.audit.verify_range import Span
 from riskseal.block import ChainId
@@ -16,7 +23,7 @@ HOUR_S = 3600.0
 
 def read(size: int, written_ms: int = NOW_MS, root: bytes = b"\x01" * 32) -> ReadCheckpoint:
     key = f"audit/checkpoints/{CHAIN}/{written_ms}"
-    return ReadCheckpoint(key, Checkpoint("origin", size, root), None)
+    return ReadCheckpoint(key, Checkpoint("origin", size, root), None, written_ms)
 
 
 def kinds(checkpoints: list[ReadCheckpoint], head: int = 9, span: Span = WHOLE) -> list[str]:
@@ -74,3 +81,34 @@ def test_a_root_other_than_the_walked_one_is_a_fork() -> None:
     same, forked, unwalked = read(4), read(10, NOW_MS + 1), read(7, NOW_MS + 2)
     found = root_findings(result, [same, forked, unwalked])
     assert [(f.kind, f.key) for f in found] == [("checkpoint_mismatch", forked.key)]
+
+
+def test_the_age_is_the_signed_time_not_the_key_name() -> None:
+    # A genuine old checkpoint copied under a key named in the far future: still stale.
+    old = NOW_MS - 10 * 3_600_000
+    copied = dataclasses.replace(read(10, old), key=f"audit/checkpoints/{CHAIN}/999999999999999")
+    assert kinds([copied]) == ["stale_checkpoint"]
+
+
+def test_a_signed_time_in_the_future_is_a_finding_beyond_the_clock_skew() -> None:
+    assert kinds([read(10, NOW_MS + CLOCK_SKEW_MS)]) == []
+    assert kinds([read(10, NOW_MS + CLOCK_SKEW_MS + 1)]) == ["future_checkpoint"]
+
+
+def test_a_future_checkpoint_does_not_make_the_chain_look_fresh() -> None:
+    stale, future = read(10, NOW_MS - 10 * 3_600_000), read(10, NOW_MS + 10 * 3_600_000)
+    assert sorted(kinds([stale, future])) == ["future_checkpoint", "stale_checkpoint"]
+
+
+def test_checkpoints_are_ordered_by_signed_time_not_by_key() -> None:
+    newer_smaller = dataclasses.replace(read(8, NOW_MS - 1), key="audit/a-first-key")
+    older_larger = dataclasses.replace(read(10, NOW_MS - 2), key="audit/b-second-key")
+    assert kinds([newer_smaller, older_larger]) == ["checkpoint_regressed"]
+    assert kinds([older_larger, newer_smaller]) == ["checkpoint_regressed"]
+
+
+def test_issues_of_a_usable_checkpoint_are_reported_and_it_still_counts() -> None:
+    misplaced = dataclasses.replace(
+        read(12), issues=(("misplaced_checkpoint", "its signed time belongs elsewhere"),)
+    )
+    assert kinds([misplaced]) == ["misplaced_checkpoint", "tail_truncated"]

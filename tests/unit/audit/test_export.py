@@ -79,7 +79,9 @@ def _seal_raw(trail: Trail, topic: str, records: list[tuple[bytes | None, bytes 
         record = SealedRecord(topic, 1, offset, NOW_MS + offset, 1, key, value)
         pending.append(PendingRecord(offset, NOW_MS, record.canonical_bytes(), False))
     writer.append(writer.build(pending))
-    note = signed_checkpoint(ORIGIN, chain, 1, writer.head.tree.root(), trail.signer)
+    note = signed_checkpoint(
+        ORIGIN, chain, 1, writer.head.tree.root(), trail.signer, time_ms=NOW_MS
+    )
     trail.store.create(checkpoint_key(PREFIX, chain, NOW_MS), note)
     trail.write()
 

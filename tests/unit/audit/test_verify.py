@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ import pytest
 from riskseal.block import Block, checkpoint_key
 from riskseal.cli import main
 from riskseal.keys import FileSigner
-from riskseal.manifest import KeyManifest, KeyValidity, manifest_key
+from riskseal.manifest import KeyManifest, KeyValidity, manifest_key, rotated
+from riskseal.merkle import CompactRange
+from riskseal.note import Checkpoint, SignedNote, sign_note
 from riskseal.sealer.checkpoint import signed_checkpoint
 from tests.unit.audit.trail import (
     DECISIONS,
@@ -187,7 +190,7 @@ def test_checkpoint_older_than_the_freshness_limit(
 
 def test_checkpoint_from_a_forked_history(trail: Trail, capsys: pytest.CaptureFixture[str]) -> None:
     chain = trail.chain(REQUESTS)
-    forked = signed_checkpoint(ORIGIN, chain, 2, bytes(32), trail.signer)
+    forked = signed_checkpoint(ORIGIN, chain, 2, bytes(32), trail.signer, time_ms=NOW_MS + 1)
     (trail.root / checkpoint_key(PREFIX, chain, NOW_MS + 1)).write_bytes(forked)
     code, report = _verify(trail, capsys)
     assert code == 1
@@ -273,3 +276,188 @@ def test_a_decision_redelivered_identically_is_a_note_not_a_finding(
     code, report = _verify(trail, capsys)
     assert code == 0, report["findings"]
     assert any("sealed more than once, identical" in note for note in report["notes"])
+
+
+# --- checkpoints: their time is the signed one ----------------------------------------------
+def _checkpoint_path(trail: Trail, topic: str, when: int) -> Path:
+    return trail.root / checkpoint_key(PREFIX, trail.chain(topic), when)
+
+
+def test_old_checkpoint_copied_under_a_future_key_is_misplaced_and_stale(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    genuine = _checkpoint_path(trail, REQUESTS, NOW_MS)
+    _checkpoint_path(trail, REQUESTS, 999_999_999_999_999).write_bytes(genuine.read_bytes())
+    code, report = _verify(trail, capsys, "--max-checkpoint-age", "3600")
+    assert code == 1
+    requests = [f for f in report["findings"] if f["chain"] == str(trail.chain(REQUESTS))]
+    assert {f["kind"] for f in requests} == {"misplaced_checkpoint", "stale_checkpoint"}
+
+
+def test_truncation_hidden_behind_an_older_checkpoint_under_a_future_key(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chain, earlier = trail.chain(REQUESTS), NOW_MS - 1000
+    root = CompactRange()
+    for seq in range(2):
+        root.append(_block(trail, trail.key(REQUESTS, seq)).header.chain_leaf_hash())
+    older = signed_checkpoint(ORIGIN, chain, 2, root.root(), trail.signer, time_ms=earlier)
+    _checkpoint_path(trail, REQUESTS, earlier).write_bytes(older)
+    (trail.root / trail.key(REQUESTS, 2)).unlink()  # the newest block, and its checkpoint
+    _checkpoint_path(trail, REQUESTS, NOW_MS).unlink()
+    _checkpoint_path(trail, REQUESTS, 999_999_999_999_999).write_bytes(older)
+    code, report = _verify(trail, capsys, "--max-checkpoint-age", "3600")
+    assert code == 1
+    assert {"misplaced_checkpoint", "stale_checkpoint"} <= _kinds(report)
+
+
+def test_checkpoint_without_a_signed_time_is_bad(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _checkpoint_path(trail, REQUESTS, NOW_MS)
+    checkpoint = Checkpoint.parse(SignedNote.parse(path.read_bytes()).text)
+    untimed = dataclasses.replace(checkpoint, extensions=())
+    path.write_bytes(sign_note(untimed.text(), [trail.signer]).to_bytes())
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert _kinds(report) == {"bad_checkpoint"}
+    assert "time" in report["findings"][0]["detail"]
+
+
+def test_checkpoint_signed_in_the_future_is_a_finding(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chain, later = trail.chain(REQUESTS), time.time_ns() // 1_000_000 + 86_400_000
+    note = signed_checkpoint(
+        ORIGIN, chain, 3, bytes(32), trail.signer, time_ms=later
+    )  # (its root does not matter)
+    _checkpoint_path(trail, REQUESTS, later).write_bytes(note)
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert "future_checkpoint" in _kinds(report)
+
+
+# --- key manifest versions --------------------------------------------------------------------
+def _manifest(trail: Trail, version: int) -> KeyManifest:
+    return KeyManifest.parse((trail.root / manifest_key(PREFIX, version)).read_bytes())
+
+
+def _publish(trail: Trail, manifest: KeyManifest, signers: list[FileSigner]) -> None:
+    (trail.root / manifest_key(PREFIX, manifest.version)).write_bytes(manifest.sign(signers))
+
+
+def _retire(trail: Trail) -> FileSigner:
+    """A genuine rotation: the trail's key retired just before every block was sealed."""
+    successor = FileSigner.generate("successor")
+    _publish(trail, rotated(_manifest(trail, 0), trail.signer, successor, NOW_MS - 1),
+             [trail.signer, successor])  # fmt: skip
+    return successor
+
+
+def test_block_signed_after_its_key_was_retired_is_unknown_key(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _retire(trail)
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert _kinds(report) == {"unknown_key"}
+    assert "was not valid at" in report["findings"][0]["detail"]
+
+
+def test_retired_key_cannot_reopen_itself_in_a_new_manifest_version(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _retire(trail)
+    _publish(trail, KeyManifest(2, (KeyValidity(trail.signer.verifier, 0),)), [trail.signer])
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    bad = [f for f in report["findings"] if f["kind"] == "bad_key_manifest"]
+    assert [f["key"] for f in bad] == [manifest_key(PREFIX, 2)]
+    assert "retired key" in bad[0]["detail"]
+    assert "unknown_key" in _kinds(report)  # version 2 is not used
+
+
+def test_retired_key_cannot_add_a_key_in_a_new_manifest_version(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _retire(trail)
+    intruder = FileSigner.generate("intruder")
+    added = KeyManifest(2, (*_manifest(trail, 1).entries, KeyValidity(intruder.verifier, 0)))
+    _publish(trail, added, [trail.signer, intruder])
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    bad = [f for f in report["findings"] if f["kind"] == "bad_key_manifest"]
+    assert [f["key"] for f in bad] == [manifest_key(PREFIX, 2)]
+
+
+def test_a_key_cannot_extend_its_own_validity(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backdated = KeyManifest(1, (KeyValidity(trail.signer.verifier, 0),))  # from 0, not NOW-1
+    _publish(trail, backdated, [trail.signer])
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    bad = [f for f in report["findings"] if f["kind"] == "bad_key_manifest"]
+    assert len(bad) == 1 and "no signature but its own" in bad[0]["detail"]
+
+
+def test_rotations_signed_by_valid_keys_are_followed(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    later, successor = NOW_MS + 10**9, FileSigner.generate("successor")
+    _publish(trail, rotated(_manifest(trail, 0), trail.signer, successor, later),
+             [trail.signer, successor])  # fmt: skip
+    third = FileSigner.generate("third")
+    _publish(trail, rotated(_manifest(trail, 1), successor, third, later + 1), [successor, third])
+    # another valid key may reopen a retired one (here the trail's own key, for its blocks)
+    reopened = KeyManifest(
+        3, (KeyValidity(trail.signer.verifier, 0), *_manifest(trail, 2).entries[1:])
+    )
+    _publish(trail, reopened, [third])
+    code, report = _verify(trail, capsys)
+    assert code == 0, report["findings"]
+
+
+# --- cross-chain checks, header fields ----------------------------------------------------------
+@pytest.mark.parametrize("topic", [REQUESTS, DECISIONS])
+def test_one_chain_skips_the_cross_chain_event_checks_and_says_so(
+    trail: Trail, capsys: pytest.CaptureFixture[str], topic: str
+) -> None:
+    code, report = _verify(trail, capsys, "--chain", str(trail.chain(topic)))
+    assert code == 0, report["findings"]
+    assert any("event checks" in note and "--chain" in note for note in report["notes"])
+
+
+def _resign(trail: Trail, key: str, **changes: object) -> None:
+    block = _block(trail, key)
+    header = dataclasses.replace(block.header, **changes)  # type: ignore[arg-type]
+    _rewrite(trail, key, dataclasses.replace(
+        block, header=header, signature=trail.signer.sign(header.signing_payload())
+    ))  # fmt: skip
+
+
+def test_block_of_another_log_signed_with_the_real_key_is_misplaced(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _resign(trail, trail.key(REQUESTS, 2), origin="other.example/audit")
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert any(f["kind"] == "misplaced_block" and f["seq"] == 2 for f in report["findings"])
+
+
+def test_block_without_records_signed_with_the_real_key_is_a_finding(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from riskseal.block import records_root
+
+    key = trail.key(REQUESTS, 2)
+    block = _block(trail, key)
+    header = dataclasses.replace(
+        block.header, last_offset=block.header.first_offset - 1, record_count=0,
+        records_root=records_root(()),
+    )  # fmt: skip
+    signature = trail.signer.sign(header.signing_payload())
+    _rewrite(trail, key, Block(header, signature, (), block.frontier_before))
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert any(f["kind"] == "record_out_of_range" and f["seq"] == 2 for f in report["findings"])

@@ -50,29 +50,45 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
-@pytest.fixture
-def trail(tmp_path: Path) -> Trail:
-    """One chain of six blocks of two requests, block ``s`` sealed at NOW + s minutes."""
-    store, signer = MemoryBlockStore(), FileSigner.generate("range-test")
-    store.create(manifest_key(PREFIX, 0), first_manifest(signer, NOW_MS - 1).sign([signer]))
+def _seal(
+    store: MemoryBlockStore, signer: FileSigner, first_request: int = 0, checkpoints: bool = True
+) -> None:
+    """Six blocks of two requests (``first_request + offset``), block ``s`` sealed at NOW + s
+    minutes, checkpoints of sizes 3 and 6."""
     clock = iter(NOW_MS + seq * MINUTE for seq in range(6))
     head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
     writer = ChainWriter(head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: next(clock))
     for seq in range(6):
         pending = []
         for offset in (2 * seq, 2 * seq + 1):
-            value = CODEC.encode_event(request(offset))
+            value = CODEC.encode_event(request(first_request + offset))
             record = SealedRecord(REQUESTS, 0, offset, NOW_MS, 1, b"k", value)
             pending.append(PendingRecord(offset, NOW_MS, record.canonical_bytes(), False))
         writer.append(writer.build(pending))
-        if seq in (2, 5):  # checkpoints of sizes 3 and 6
-            note = signed_checkpoint(
-                ORIGIN, CHAIN, writer.head.tree.size, writer.head.tree.root(), signer
-            )
-            store.create(checkpoint_key(PREFIX, CHAIN, NOW_MS + seq * MINUTE), note)
+        if checkpoints and seq in (2, 5):  # checkpoints of sizes 3 and 6
+            when = NOW_MS + seq * MINUTE
+            tree = writer.head.tree
+            note = signed_checkpoint(ORIGIN, CHAIN, tree.size, tree.root(), signer, time_ms=when)
+            store.create(checkpoint_key(PREFIX, CHAIN, when), note)
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Trail:
+    """One chain of six blocks of two requests, block ``s`` sealed at NOW + s minutes."""
+    store, signer = MemoryBlockStore(), FileSigner.generate("range-test")
+    store.create(manifest_key(PREFIX, 0), first_manifest(signer, NOW_MS - 1).sign([signer]))
+    _seal(store, signer)
     result = Trail(store, signer, tmp_path / "bucket")
     result.write()
     return result
+
+
+def _rewrite_history(trail: Trail) -> None:
+    """Every block re-sealed by the genuine key with other records; checkpoints untouched."""
+    forged = MemoryBlockStore()
+    _seal(forged, trail.signer, first_request=100, checkpoints=False)
+    for key, data in forged.objects.items():
+        (trail.root / key).write_bytes(data)
 
 
 def _verify(trail: Trail, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -195,8 +211,9 @@ def test_range_ending_beyond_the_newest_block_is_open(
 def test_checkpoint_inside_the_range_is_compared(
     trail: Trail, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    forged = signed_checkpoint(ORIGIN, CHAIN, 4, bytes(32), trail.signer)
-    (trail.root / checkpoint_key(PREFIX, CHAIN, NOW_MS + 3 * MINUTE + 1)).write_bytes(forged)
+    when = NOW_MS + 3 * MINUTE + 1
+    forged = signed_checkpoint(ORIGIN, CHAIN, 4, bytes(32), trail.signer, time_ms=when)
+    (trail.root / checkpoint_key(PREFIX, CHAIN, when)).write_bytes(forged)
     code, report = _verify(trail, capsys, *CHAIN_ARG, "--from", "2", "--to", "4")
     assert code == 1
     assert "checkpoint_mismatch" in {f["kind"] for f in report["findings"]}
@@ -355,3 +372,39 @@ def test_block_number_span(head: int, end: int | None, start: int) -> None:
     assert span.first == start
     assert span.last == (head if end is None else min(end, head))
     assert span == Span(span.first, span.last, end is None or end >= head)
+
+
+# --- the range against the checkpoints before it -------------------------------------------
+@pytest.mark.parametrize("seq", [3, 4, 5])
+def test_rewritten_history_is_found_from_a_range_after_a_checkpoint(
+    trail: Trail, capsys: pytest.CaptureFixture[str], seq: int
+) -> None:
+    # The checkpoint of size 3 ends right at the range (3), at its anchor (4), or before (5).
+    code, report = _verify(trail, capsys, *CHAIN_ARG, "--from", str(seq), "--to", str(seq))
+    assert code == 0, report["findings"]
+    _rewrite_history(trail)
+    code, report = _verify(trail, capsys, *CHAIN_ARG, "--from", str(seq), "--to", str(seq))
+    assert code == 1
+    assert "checkpoint_mismatch" in {f["kind"] for f in report["findings"]}
+
+
+def test_range_that_cannot_be_tied_to_the_checkpoint_before_it_is_a_finding(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (trail.root / trail.key(REQUESTS, 3)).unlink()  # between checkpoint size 3 and block 5
+    code, report = _verify(trail, capsys, *CHAIN_ARG, "--from", "5", "--to", "5")
+    assert code == 1
+    assert _where(report) == {("missing_block", 3)}
+
+
+def test_anchor_whose_root_does_not_extend_the_checkpoint_is_a_finding(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Block 3 (between the checkpoint of size 3 and the range) replaced by a forged one: its
+    # leaf no longer leads from the checkpoint's tree to the anchor's signed root.
+    forged = MemoryBlockStore()
+    _seal(forged, trail.signer, first_request=100, checkpoints=False)
+    (trail.root / trail.key(REQUESTS, 3)).write_bytes(forged.objects[trail.key(REQUESTS, 3)])
+    code, report = _verify(trail, capsys, *CHAIN_ARG, "--from", "5", "--to", "5")
+    assert code == 1
+    assert _where(report) == {("chain_root_mismatch", 4)}

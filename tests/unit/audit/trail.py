@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from riskseal.audit.report import VerifyOptions
+from riskseal.audit.sources import LockState, ObjectVersion
 from riskseal.block import ChainId, SealedRecord, block_key, checkpoint_key
 from riskseal.contract import (
     AccessRequest,
@@ -17,6 +22,7 @@ from riskseal.contract import (
     Verdict,
     Versions,
 )
+from riskseal.errors import StorageUnavailableError
 from riskseal.keys import FileSigner, PublicKeys
 from riskseal.manifest import first_manifest, manifest_key
 from riskseal.sealer.batch import PendingRecord
@@ -101,7 +107,8 @@ def seal_events(
             pending.append(PendingRecord(offset, NOW_MS, record.canonical_bytes(), False))
             offset += 1
         writer.append(writer.build(pending))
-    note = signed_checkpoint(ORIGIN, chain, writer.head.tree.size, writer.head.tree.root(), signer)
+    tree = writer.head.tree
+    note = signed_checkpoint(ORIGIN, chain, tree.size, tree.root(), signer, time_ms=NOW_MS)
     store.create(checkpoint_key(PREFIX, chain, NOW_MS), note)
     return writer
 
@@ -119,3 +126,69 @@ def build_trail(root: Path, requests: list[AccessRequest] | None = None) -> Trai
     trail = Trail(store, signer, root)
     trail.write()
     return trail
+
+
+class VersionedSource:
+    """An in-memory versioned bucket that answers like S3 (a TrailSource with locks).
+
+    Every object starts as one locked version; ``put`` adds a version, ``delete`` a delete
+    marker. Reading a key whose newest version is a delete marker without a version id, or
+    asking for a version the key does not have, fails as S3 does: StorageUnavailableError.
+    """
+
+    has_locks = True
+    has_checksums = False
+    description = "s3://versioned-test"
+
+    def __init__(self, objects: dict[str, bytes]) -> None:
+        self.stored: dict[str, list[tuple[str, bytes | None]]] = {}
+        self.count = 0
+        for key, data in objects.items():
+            self.put(key, data)
+
+    def put(self, key: str, data: bytes | None) -> None:
+        """A new version of ``key`` (a delete marker when ``data`` is None)."""
+        self.count += 1
+        self.stored.setdefault(key, []).append((f"v{self.count:06d}", data))
+
+    def delete(self, key: str) -> None:
+        """A delete marker on ``key``."""
+        self.put(key, None)
+
+    def versions(self, prefix: str) -> list[ObjectVersion]:
+        """Every version and marker under ``prefix``."""
+        found = []
+        for key in sorted(self.stored):
+            if key.startswith(prefix):
+                stored = self.stored[key]
+                for n, (version_id, data) in enumerate(stored):
+                    found.append(ObjectVersion(key, version_id, n == len(stored) - 1, data is None))
+        return found
+
+    def read(self, key: str, version_id: str | None = None) -> bytes:
+        """One version's bytes, as S3 GET answers."""
+        stored = self.stored.get(key, [])
+        data = dict(stored).get(version_id) if version_id else (stored or [("", None)])[-1][1]
+        if data is None:
+            raise StorageUnavailableError(f"GET {key} ({version_id}): 404")
+        return data
+
+    def lock(self, key: str, version_id: str | None) -> LockState:
+        """Every version is locked ten years; HEAD of a version the key lacks is a 404."""
+        if version_id not in dict(self.stored.get(key, [])):
+            raise StorageUnavailableError(f"HEAD {key} ({version_id}): 404 NoSuchVersion")
+        until = datetime.fromtimestamp(NOW_MS / 1000, UTC) + timedelta(days=3650)
+        return LockState("COMPLIANCE", until)
+
+    def checksum_problem(self, key: str, version_id: str | None = None) -> str | None:
+        """No stored checksums here (``has_checksums`` is false)."""
+        return None
+
+
+def verify_options(trail: Trail, **changes: Any) -> VerifyOptions:
+    """The options of a verification of ``trail``, at NOW + 1 s, no checkpoint stale."""
+    options = VerifyOptions(
+        prefix=PREFIX, log_origin=ORIGIN, audit_topics=(REQUESTS, ACTIONS, DECISIONS),
+        trusted_keys=(trail.signer.verifier,), max_checkpoint_age_s=1e12, now_ms=NOW_MS + 1000,
+    )  # fmt: skip
+    return dataclasses.replace(options, **changes)

@@ -77,8 +77,9 @@ def _generate() -> dict[str, bytes]:
             "signature_b64": _b64(block.signature),
         })  # fmt: skip
     checkpoint = signed_checkpoint(
-        ORIGIN, CHAIN, writer.head.tree.size, writer.head.tree.root(), signer
-    )
+        ORIGIN, CHAIN, writer.head.tree.size, writer.head.tree.root(), signer,
+        time_ms=1_790_000_160_000,
+    )  # fmt: skip
     files["checkpoint.txt"] = checkpoint
     summary = {
         "description": "Two linked blocks of one chain and its checkpoint; see docs/FORMAT.md.",

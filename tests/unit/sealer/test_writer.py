@@ -7,11 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from riskseal.block import Block, ChainId
+from riskseal.block import Block, ChainId, checkpoint_key
 from riskseal.errors import StorageUnavailableError
 from riskseal.keys import FileSigner, PublicKeys
+from riskseal.note import open_checkpoint
 from riskseal.sealer.batch import Batch, SealedBatch
 from riskseal.sealer.chain import ChainWriter, check_block, recover_head
+from riskseal.sealer.checkpoint import chain_origin, checkpoint_time
 from riskseal.sealer.metrics import SealerMetrics
 from riskseal.sealer.store import MemoryBlockStore
 from riskseal.sealer.writer import BlockWriter, CheckpointJob, Outcome, PartitionState, SealJob
@@ -92,7 +94,12 @@ def test_blocks_are_written_in_hand_over_order_and_reported(
     writer.submit(SealJob(state, batch_of(9, 1)))  # after the checkpoint: FIFO
     collect(writer, 1)
     assert metrics.checkpoints == 1
-    assert len(store.keys(f"{PREFIX}/checkpoints/")) == 1
+    [key] = store.keys(f"{PREFIX}/checkpoints/")
+    data = store.get(key)
+    assert data is not None
+    checkpoint = open_checkpoint(data, chain_origin(ORIGIN, CHAIN), [signer.verifier])
+    assert checkpoint.size == 3
+    assert key == checkpoint_key(PREFIX, CHAIN, checkpoint_time(checkpoint))  # signed time
 
 
 def test_a_lost_race_is_reported_and_the_chains_later_blocks_are_dropped(
