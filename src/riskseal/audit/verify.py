@@ -8,8 +8,9 @@ StorageUnavailableError and never turns into a finding or into a pass.
 :meth:`Verifier.run` checks everything and returns the report; :meth:`Verifier.walk` does the
 same checks but hands over each block as soon as it has been checked, which is how
 ``riskseal export`` streams verified events without a second verification code path.
-What it is asked and reports is in :mod:`riskseal.audit.report`; the checks on checkpoints
-are in :mod:`riskseal.audit.checkpoint_checks`, those across events in
+What it is asked and reports is in :mod:`riskseal.audit.report`; the key manifest is
+followed in :mod:`riskseal.audit.manifest_checks`, the checks on checkpoints are in
+:mod:`riskseal.audit.checkpoint_checks`, those across events in
 :mod:`riskseal.audit.event_checks`.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +31,7 @@ from riskseal.audit.checkpoint_checks import (
     version_problems,
 )
 from riskseal.audit.event_checks import EventChecks
+from riskseal.audit.manifest_checks import follow_manifests
 from riskseal.audit.report import (
     ChainResult,
     CheckedBlock,
@@ -53,11 +55,10 @@ from riskseal.block import (
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.partial import PartialDecoder
 from riskseal.errors import ConfigError, IntegrityError
-from riskseal.keys import SignatureError, VerifierKey
-from riskseal.manifest import KeyManifest, KeyValidity, manifest_key
+from riskseal.keys import SignatureError
+from riskseal.manifest import KeyManifest
 from riskseal.merkle import CompactRange, ProofError
 from riskseal.merkle import root as merkle_root
-from riskseal.note import NoteError, SignedNote
 
 _PLACED = re.compile(r"(blocks|checkpoints)/([^/]+/[^/]+/[0-9]+)/([0-9]+)")
 """A block or checkpoint key below the prefix: kind, chain id, number (ASCII digits only)."""
@@ -107,7 +108,7 @@ class Verifier:
         Every finding is also in :attr:`report` (findings on the key manifest and on stray
         objects are recorded before the first block is yielded).
         """
-        manifest = self._manifest()
+        manifest = follow_manifests(self.source, self.options, self.report)
         work = self._listing()
         if not self.source.has_locks:
             self.report.notes.append(
@@ -222,80 +223,6 @@ class Verifier:
                     return kind.removesuffix("s"), chain_text, number
         self.find("unreferenced_object", "object is not a block, checkpoint or manifest", key=key)
         return None
-
-    # --- keys --------------------------------------------------------------------------------
-    def _manifest(self) -> KeyManifest | None:
-        """The newest key manifest that follows from the trusted keys, version by version.
-
-        Version 0 must be signed by a trusted key (``--trust``); version ``n + 1`` by a key
-        that version ``n`` says is valid at version ``n + 1``'s time (:func:`_manifest_time`),
-        and a key's validity may be extended (or a retired key reopened) only with the
-        signature of another such key (see docs/FORMAT.md, "Keys"). The first version that
-        breaks this is reported and neither it nor any later version is used.
-        """
-        prefix = self.options.prefix
-        by_key: dict[str, list[ObjectVersion]] = defaultdict(list)
-        for listed in self.source.versions(f"{prefix}/keys/manifest/"):
-            by_key[listed.key].append(listed)
-        manifests: list[KeyManifest] = []
-        effective_ms = 0
-        version = 0
-        while manifest_key(prefix, version) in by_key:
-            key = manifest_key(prefix, version)
-            versions = by_key[key]
-            for kind, detail in version_problems(versions, "key manifest"):
-                self.find(kind, detail, key=key)
-            chosen = data_version(versions)
-            if chosen is None:
-                self.find("bad_key_manifest", "only delete markers remain", key=key)
-                break
-            data = self.source.read(key, chosen.version_id)
-            try:
-                manifest, effective_ms = self._manifest_version(
-                    data, version, manifests[-1] if manifests else None, effective_ms
-                )
-            except (IntegrityError, NoteError) as exc:
-                self.find("bad_key_manifest", f"{exc}", key=key)
-                break
-            manifests.append(manifest)
-            version += 1
-        if not manifests:
-            if not by_key or manifest_key(prefix, 0) not in by_key:
-                self.find("bad_key_manifest", "no key manifest found", key=manifest_key(prefix, 0))
-            return None
-        in_sequence: set[str] = set()
-        while manifest_key(prefix, len(in_sequence)) in by_key:
-            in_sequence.add(manifest_key(prefix, len(in_sequence)))
-        extra = sorted(by_key.keys() - in_sequence)  # (versions after a bad one are unused)
-        for key in extra:
-            self.find("bad_key_manifest", "manifest version out of sequence", key=key)
-        return manifests[-1]
-
-    def _manifest_version(
-        self, data: bytes, version: int, previous: KeyManifest | None, previous_ms: int
-    ) -> tuple[KeyManifest, int]:
-        """Manifest ``version`` checked against the one before it; with its time.
-        IntegrityError (or NoteError) when it must not be used."""
-        if previous is None:
-            trusted = list(self.options.trusted_keys)
-            if trusted:
-                manifest = KeyManifest.parse(data, trusted=trusted)
-            else:
-                manifest = KeyManifest.parse(data)
-                self.report.notes.append(
-                    "no trusted key given (--trust): key manifest version 0 was trusted as "
-                    "found; pin its vkey to detect a replaced manifest"
-                )
-        else:
-            keys = [entry.key for entry in previous.entries]
-            manifest = KeyManifest.parse(data, trusted=keys)
-        if manifest.version != version:
-            raise IntegrityError(f"says version {manifest.version}")
-        time_ms = _manifest_time(manifest, previous_ms)
-        if previous is not None:
-            signers = SignedNote.parse(data).verify([entry.key for entry in previous.entries])
-            _check_rotation(previous, manifest, signers, time_ms)
-        return manifest, time_ms
 
     # --- one chain ---------------------------------------------------------------------------
     def _span(self, work: _ChainWork, head: int, manifest: KeyManifest | None) -> Span:
@@ -672,55 +599,4 @@ class Verifier:
                 "retention_too_short",
                 f"retained until {state.retain_until}, minimum {minimum:%Y-%m-%d %H:%M}Z",
                 **where,
-            )
-
-
-def _manifest_time(manifest: KeyManifest, previous_ms: int) -> int:
-    """A manifest version's time: the latest time it or any earlier version names.
-
-    A manifest carries no signing time, but it cannot have been made before the changes it
-    states (a rotation names its own time as the old key's end and the new key's start), and
-    versions follow each other: the time never goes back.
-    """
-    times = [previous_ms]
-    for entry in manifest.entries:
-        times.append(entry.valid_from_ms)
-        if entry.valid_until_ms is not None:
-            times.append(entry.valid_until_ms)
-    return max(times)
-
-
-def _extends(before: KeyValidity, after: KeyValidity) -> bool:
-    """Whether ``after`` lets the key sign at a time ``before`` did not."""
-    if after.valid_from_ms < before.valid_from_ms:
-        return True
-    if before.valid_until_ms is None:
-        return False
-    return after.valid_until_ms is None or after.valid_until_ms > before.valid_until_ms
-
-
-def _check_rotation(
-    previous: KeyManifest, manifest: KeyManifest, signers: Sequence[VerifierKey], time_ms: int
-) -> None:
-    """IntegrityError unless ``manifest`` may follow ``previous``: signed by a key that
-    ``previous`` says is valid at ``time_ms``, and any key whose validity it extends also
-    signed by another such key (a key, retired or not, cannot extend its own validity)."""
-    valid = []
-    for key in signers:
-        entry = previous.entry(key.key_id)
-        if entry is not None and entry.covers(time_ms):
-            valid.append(key)
-    if not valid:
-        names = ", ".join(key.key_id for key in signers)
-        raise IntegrityError(
-            f"not signed by a key valid at {time_ms} in manifest version {previous.version} "
-            f"(signed by {names}): a retired key cannot sign a new version"
-        )
-    for entry in manifest.entries:
-        before = previous.entry(entry.key.key_id)
-        if before is None or not _extends(before, entry):
-            continue
-        if not any(key.key_id != entry.key.key_id for key in valid):
-            raise IntegrityError(
-                f"extends the validity of key {entry.key.key_id} with no signature but its own"
             )
