@@ -21,6 +21,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,8 @@ from riskseal.merkle import leaf_hash, root
 FORMAT_VERSION = 1
 SIGNING_CONTEXT = b"riskseal block header v1\x00"
 HASH_SIZE = 32
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+"""The range of an Avro ``long`` (and of what fastavro reads as an ``int``)."""
 ZERO_HASH = bytes(HASH_SIZE)
 OCF_CODEC = "deflate"
 OCF_MAGIC = b"Obj\x01"
@@ -135,8 +138,8 @@ class ChainId:
     @classmethod
     def parse(cls, text: str) -> ChainId:
         """Inverse of ``str()``; InvalidBlockError when malformed."""
-        parts = text.split("/")
-        if len(parts) != 3 or not parts[2].isdigit() or not parts[0] or not parts[1]:
+        parts = text.split("/") if isinstance(text, str) else []
+        if len(parts) != 3 or not _DECIMAL.fullmatch(parts[2]) or not parts[0] or not parts[1]:
             raise InvalidBlockError(f"malformed chain id {text!r} (want cluster/topic/partition)")
         return cls(parts[0], parts[1], int(parts[2]))
 
@@ -170,18 +173,23 @@ class SealedRecord:
         }
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> SealedRecord:
-        """From an Avro record."""
+    def from_record(cls, record: Mapping[str, Any]) -> SealedRecord:
+        """From an Avro record as a reader decoded it; InvalidBlockError unless every field
+        has the type of the ``SealedRecord`` schema (a container written with another writer
+        schema can hold anything: a string offset, a float partition, a map of headers)."""
+        if not isinstance(record, Mapping):
+            raise InvalidBlockError(f"record is a {type(record).__name__}, not an Avro record")
+        headers = _field(record, "headers", list)
         return cls(
-            topic=record["topic"],
-            partition=record["partition"],
-            offset=record["offset"],
-            timestamp=record["timestamp"],
-            timestamp_type=record["timestamp_type"],
-            key=record["key"],
-            value=record["value"],
-            headers=tuple((h["key"], h["value"]) for h in record["headers"]),
-            flag=record["flag"],
+            topic=_field(record, "topic", str),
+            partition=_field(record, "partition", int),
+            offset=_field(record, "offset", int),
+            timestamp=_field(record, "timestamp", int),
+            timestamp_type=_field(record, "timestamp_type", int),
+            key=_field(record, "key", bytes, optional=True),
+            value=_field(record, "value", bytes, optional=True),
+            headers=tuple(_header(header, i) for i, header in enumerate(headers)),
+            flag=_field(record, "flag", str, optional=True),
         )
 
     def canonical_bytes(self) -> bytes:
@@ -203,12 +211,21 @@ class SealedRecord:
 
     @classmethod
     def from_canonical(cls, data: bytes) -> SealedRecord:
-        """Decode canonical record bytes."""
+        """Decode canonical record bytes; InvalidBlockError unless they are exactly the
+        canonical encoding of a record (no trailing bytes, no other encoding of it)."""
+        if not isinstance(data, bytes):
+            raise InvalidBlockError(f"record bytes are a {type(data).__name__}, not bytes")
         buffer = io.BytesIO(data)
-        record: Any = schemaless_reader(buffer, _RECORD, None)
+        try:
+            record: Any = schemaless_reader(buffer, _RECORD, None)
+        except Exception as exc:  # fastavro raises many types on malformed input
+            raise InvalidBlockError(f"record bytes do not decode: {exc!r}") from None
         if buffer.tell() != len(data):
-            raise InvalidBlockError("record bytes have trailing data")
-        return cls.from_record(record)
+            raise InvalidBlockError(f"record bytes have {len(data) - buffer.tell()} trailing bytes")
+        decoded = cls.from_record(record)
+        if decoded.canonical_bytes() != data:
+            raise InvalidBlockError("record bytes are not in canonical form")
+        return decoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,14 +427,7 @@ class Block:
         except Exception as exc:  # fastavro raises many types on corrupt input
             raise InvalidBlockError(f"not a readable Avro container: {exc}") from exc
         scanned = _read_fast(data, buffer.tell(), metadata) if fast else None
-        if scanned is not None:
-            record_bytes = scanned.record_bytes
-        else:
-            try:
-                records = [SealedRecord.from_record(record) for record in ocf]  # type: ignore[arg-type]
-            except Exception as exc:  # fastavro raises many types on corrupt input
-                raise InvalidBlockError(f"not a readable Avro container: {exc}") from exc
-            record_bytes = tuple(record.canonical_bytes() for record in records)
+        record_bytes = scanned.record_bytes if scanned is not None else _read_strict(ocf)
         try:
             if metadata.get(META_FORMAT) != str(FORMAT_VERSION):
                 raise InvalidBlockError(
@@ -440,13 +450,59 @@ class Block:
         return block
 
 
+def _read_strict(ocf: Any) -> tuple[bytes, ...]:
+    """Every record decoded by fastavro under the container's writer schema, type-checked
+    against ``SealedRecord`` and re-encoded canonically; InvalidBlockError on any problem."""
+    record_bytes: list[bytes] = []
+    try:
+        for record in ocf:
+            record_bytes.append(SealedRecord.from_record(record).canonical_bytes())
+    except InvalidBlockError as exc:
+        raise InvalidBlockError(f"record {len(record_bytes)} of the container: {exc}") from None
+    except Exception as exc:  # fastavro raises many types on corrupt input
+        raise InvalidBlockError(f"not a readable Avro container: {exc!r}") from None
+    return tuple(record_bytes)
+
+
+def _field(record: Mapping[str, Any], name: str, kind: type, *, optional: bool = False) -> Any:
+    """``record[name]`` if it is a ``kind`` (or None when ``optional``), else InvalidBlockError.
+
+    ``bool`` is not an ``int`` here, and integers must fit an Avro ``long``.
+    """
+    if name not in record:
+        raise InvalidBlockError(f"record has no field {name!r}")
+    value: Any = record[name]
+    if value is None and optional:
+        return None
+    if type(value) is not kind:  # exactly: no bool for int, no subclass of str or bytes
+        raise InvalidBlockError(
+            f"record field {name!r} is a {type(value).__name__}, not {kind.__name__}"
+        )
+    if isinstance(value, int) and not LONG_MIN <= value <= LONG_MAX:
+        raise InvalidBlockError(f"record field {name!r} is out of the Avro long range")
+    return value
+
+
+def _header(header: Any, index: int) -> tuple[str, bytes | None]:
+    if not isinstance(header, Mapping):
+        raise InvalidBlockError(f"record header {index} is a {type(header).__name__}")
+    try:
+        return _field(header, "key", str), _field(header, "value", bytes, optional=True)
+    except InvalidBlockError as exc:
+        raise InvalidBlockError(f"record header {index}: {exc}") from None
+
+
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+"""A partition number as ``str(ChainId)`` writes it: ASCII digits, no sign, no leading zero."""
+
+
 def _read_fast(
     data: bytes, header_end: int, metadata: dict[str, Any]
 ) -> blockread.ScannedRecords | None:
     """The records by the fast reader, or None when the strict reader must decide."""
     schema = metadata["avro.schema"]  # fastavro has read it already
     if schema != _RECORD_SCHEMA_JSON and json.loads(schema) != SEALED_RECORD_SCHEMA:
-        return None  # another writer schema: let fastavro resolve it
+        return None  # another writer schema: the strict reader decodes and type-checks it
     blocks = blockread.read_data_blocks(data, header_end, metadata.get("avro.codec", "null"))
     return None if blocks is None else blockread.scan_records(blocks)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,3 +84,31 @@ def test_config_show_masks_secrets(
     monkeypatch.setenv("RISKSEAL_S3_SECRET_ACCESS_KEY", "do-not-print-me")
     assert main(["config", "show", "--json"]) == 0
     assert "do-not-print-me" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["verify", "verify-proof"])
+def test_missing_trust_file_is_exit_2_naming_it(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such.vkey"
+    target = ["--local", str(tmp_path)] if command == "verify" else [str(tmp_path / "p.json")]
+    assert main([command, *target, "--trust", str(missing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"error: cannot read --trust file {missing}: No such file or dir")
+    assert "give --trust the file holding the sealer's public key" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"\xff\xfe\x00", "is not text"), (b"garbage\n", "malformed vkey 'garbage'")],
+)
+def test_trust_file_without_a_vkey_is_exit_2_naming_it(
+    content: bytes, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trust = tmp_path / "sealer.vkey"
+    trust.write_bytes(content)
+    assert main(["verify-proof", str(tmp_path / "p.json"), "--trust", str(trust)]) == 2
+    err = capsys.readouterr().err
+    assert f"--trust file {trust}" in err
+    assert message in err

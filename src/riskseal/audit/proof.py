@@ -10,7 +10,11 @@ the trusted public keys (no bucket, no network):
   tree it leads to, written as ``chain_proof`` in the style of C2SP tlog-proof
   (``index``, the hashes, a blank line, the signed checkpoint).
 
-Verification is pure; each failed check raises a ProofBundleError naming it.
+Parsing is strict: every field must be exactly what ``to_json`` writes (JSON integers in
+range, canonical base64, a plain decimal index, no missing, unknown or repeated keys), and
+every field is either checked against what it claims (the record's coordinates against its
+bytes, the index against the block's offsets) or is itself what the checks hash. Verification
+is pure; each failed check raises a ProofBundleError naming it (docs/PROOFS.md §7).
 """
 
 from __future__ import annotations
@@ -18,11 +22,20 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from riskseal.block import BlockHeader, ChainId, SealedRecord
+from riskseal.block import (
+    FORMAT_VERSION,
+    HASH_SIZE,
+    LONG_MAX,
+    BlockHeader,
+    ChainId,
+    SealedRecord,
+)
 from riskseal.errors import IntegrityError
 from riskseal.keys import SignatureError, VerifierKey
 from riskseal.merkle import ProofError, leaf_hash, verify_inclusion
@@ -31,6 +44,14 @@ from riskseal.sealer.checkpoint import chain_origin
 
 BUNDLE_FORMAT = "riskseal-proof-v1"
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+SIGNATURE_SIZE = 64
+
+_KEYS = {
+    "format", "record", "record_index", "record_count", "record_path", "block_header_b64",
+    "block_signature_b64", "chain_proof",
+}  # fmt: skip
+_RECORD_KEYS = {"topic", "partition", "offset", "canonical_b64"}
+_INDEX = re.compile(r"index (0|[1-9][0-9]*)")
 
 
 class ProofBundleError(IntegrityError):
@@ -79,26 +100,63 @@ class ProofBundle:
         return json.dumps(document, indent=2) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> ProofBundle:
-        """Parse a bundle; ProofBundleError on any malformation."""
+    def from_json(cls, text: str | bytes) -> ProofBundle:
+        """Parse a bundle strictly; ProofBundleError naming the field on any malformation.
+
+        The record's ``topic``, ``partition`` and ``offset`` must be those of its bytes.
+        """
         try:
-            document = json.loads(text)
-            if document.get("format") != BUNDLE_FORMAT:
-                raise ProofBundleError(f"not a {BUNDLE_FORMAT} bundle")
-            index, chain_path, note = _parse_chain_proof(document["chain_proof"])
-            return cls(
-                record_bytes=_unb64(document["record"]["canonical_b64"]),
-                record_index=int(document["record_index"]),
-                record_count=int(document["record_count"]),
-                record_path=tuple(_unb64(h) for h in document["record_path"]),
-                header_bytes=_unb64(document["block_header_b64"]),
-                signature=_unb64(document["block_signature_b64"]),
-                block_index=index,
-                chain_path=chain_path,
-                checkpoint_note=note,
+            if isinstance(text, bytes):
+                text = text.decode("utf-8")
+            document = json.loads(
+                text, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant
             )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ProofBundleError(f"malformed proof bundle: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise ProofBundleError(f"malformed proof bundle: not a JSON document: {exc}") from None
+        _check_keys(document, _KEYS, "the bundle")
+        if document["format"] != BUNDLE_FORMAT:
+            raise _malformed("format", f"is {document['format']!r}, not {BUNDLE_FORMAT!r}")
+        claimed = document["record"]
+        _check_keys(claimed, _RECORD_KEYS, "record")
+        record_bytes = _unb64(claimed["canonical_b64"], "record.canonical_b64")
+        try:
+            record = SealedRecord.from_canonical(record_bytes)
+        except IntegrityError as exc:
+            raise _malformed(
+                "record.canonical_b64", f"does not decode as a record: {exc}"
+            ) from None
+        for name, actual in (
+            ("topic", record.topic), ("partition", record.partition), ("offset", record.offset),
+        ):  # fmt: skip
+            value = claimed[name]
+            if type(value) is not type(actual) or value != actual:
+                raise _malformed(
+                    f"record.{name}", f"is {value!r}, but the record proven has {actual!r}"
+                )
+        record_count = _integer(document["record_count"], "record_count", minimum=1)
+        record_index = _integer(document["record_index"], "record_index")
+        if record_index >= record_count:
+            raise _malformed("record_index", f"{record_index} is not below record_count")
+        paths = document["record_path"]
+        if not isinstance(paths, list):
+            raise _malformed("record_path", "is not a list")
+        record_path = tuple(
+            _unb64(h, f"record_path[{i}]", size=HASH_SIZE) for i, h in enumerate(paths)
+        )
+        index, chain_path, note = _parse_chain_proof(document["chain_proof"])
+        return cls(
+            record_bytes=record_bytes,
+            record_index=record_index,
+            record_count=record_count,
+            record_path=record_path,
+            header_bytes=_unb64(document["block_header_b64"], "block_header_b64"),
+            signature=_unb64(
+                document["block_signature_b64"], "block_signature_b64", size=SIGNATURE_SIZE
+            ),
+            block_index=index,
+            chain_path=chain_path,
+            checkpoint_note=note,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +173,13 @@ def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> Proved
     """Check every link from the record to a checkpoint signed by a trusted key."""
     try:
         header = BlockHeader.from_bytes(bundle.header_bytes)
+        chain = ChainId.parse(header.chain_id)
     except IntegrityError as exc:
         raise ProofBundleError(f"block header: {exc}") from None
+    if header.format_version != FORMAT_VERSION:
+        raise ProofBundleError(f"block header: unsupported format {header.format_version}")
+    if header.record_count != header.last_offset - header.first_offset + 1:
+        raise ProofBundleError("block header: record_count does not match its offsets")
     key = next((k for k in trusted if k.key_id == header.key_id), None)
     if key is None:
         raise ProofBundleError(f"block is signed by {header.key_id}, which is not trusted")
@@ -126,7 +189,7 @@ def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> Proved
         raise ProofBundleError(f"block header signature: {exc}") from None
     try:
         record = SealedRecord.from_canonical(bundle.record_bytes)
-    except Exception as exc:  # any decoding failure of foreign bytes
+    except IntegrityError as exc:
         raise ProofBundleError(f"record bytes do not decode: {exc}") from None
     if bundle.record_count != header.record_count:
         raise ProofBundleError("record count differs from the signed header")
@@ -137,11 +200,15 @@ def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> Proved
         )  # fmt: skip
     except ProofError as exc:
         raise ProofBundleError(f"record is not in the block: {exc}") from None
-    chain = ChainId.parse(header.chain_id)
     if (record.topic, record.partition) != (chain.topic, chain.partition) or not (
         header.first_offset <= record.offset <= header.last_offset
     ):
         raise ProofBundleError("record's topic, partition or offset do not fit the block")
+    if record.offset != header.first_offset + bundle.record_index:
+        raise ProofBundleError(
+            f"record_index {bundle.record_index} is not the place of offset {record.offset} "
+            f"in a block starting at offset {header.first_offset}"
+        )
     try:
         note = SignedNote.parse(bundle.checkpoint_note)
         note.verify(trusted)
@@ -162,20 +229,85 @@ def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> Proved
     return ProvedRecord(record, header, checkpoint, key.key_id)
 
 
-def _parse_chain_proof(text: str) -> tuple[int, tuple[bytes, ...], bytes]:
+def _parse_chain_proof(text: Any) -> tuple[int, tuple[bytes, ...], bytes]:
+    """``c2sp.org/tlog-proof@v1``, ``index N``, one base64 hash a line, a blank line, the
+    signed checkpoint: exactly what ``chain_proof_text`` writes."""
+    if not isinstance(text, str):
+        raise _malformed("chain_proof", f"is {_json_type(text)}, not a string")
     head, separator, note = text.partition("\n\n")
     lines = head.split("\n")
-    if not separator or lines[0] != PROOF_HEADER or not lines[1].startswith("index "):
-        raise ValueError("chain_proof is not a tlog-proof style block")
-    return int(lines[1][6:]), tuple(_unb64(line) for line in lines[2:]), note.encode()
+    if not separator or len(lines) < 2 or lines[0] != PROOF_HEADER:
+        raise _malformed("chain_proof", f"is not {PROOF_HEADER!r}, index, hashes, blank line, note")
+    found = _INDEX.fullmatch(lines[1])
+    if found is None or int(found[1]) > LONG_MAX:
+        raise _malformed("chain_proof", f"index line {lines[1]!r} is not 'index' and a decimal")
+    hashes = tuple(
+        _unb64(line, f"chain_proof hash {i}", size=HASH_SIZE) for i, line in enumerate(lines[2:])
+    )
+    try:
+        note_bytes = note.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _malformed("chain_proof", "checkpoint is not valid Unicode") from None
+    return int(found[1]), hashes, note_bytes
 
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _unb64(text: Any) -> bytes:
+def _unb64(text: Any, field: str, *, size: int | None = None) -> bytes:
+    """Canonical padded base64 (RFC 4648 §4): exactly what encoding its bytes gives back."""
+    if not isinstance(text, str):
+        raise _malformed(field, f"is {_json_type(text)}, not a base64 string")
     try:
-        return base64.b64decode(str(text), validate=True)
-    except binascii.Error as exc:
-        raise ValueError(f"bad base64: {exc}") from None
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _malformed(field, f"is not base64: {exc}") from None
+    if _b64(data) != text:
+        raise _malformed(field, "is not canonical base64 (padding or unused bits)")
+    if size is not None and len(data) != size:
+        raise _malformed(field, f"is {len(data)} bytes, not {size}")
+    return data
+
+
+def _integer(value: Any, field: str, *, minimum: int = 0) -> int:
+    """A JSON integer (not a boolean, float or string) from ``minimum`` to LONG_MAX."""
+    if type(value) is not int:
+        raise _malformed(field, f"is {_json_type(value)}, not an integer")
+    if not minimum <= value <= LONG_MAX:
+        raise _malformed(field, f"{value} is out of range ({minimum} to {LONG_MAX})")
+    return value
+
+
+def _check_keys(document: Any, expected: set[str], where: str) -> None:
+    if not isinstance(document, dict):
+        raise _malformed(where, f"is {_json_type(document)}, not a JSON object")
+    missing, unknown = expected - document.keys(), document.keys() - expected
+    if missing:
+        raise _malformed(where, f"lacks {', '.join(sorted(missing))}")
+    if unknown:
+        raise _malformed(where, f"has unknown field(s) {', '.join(sorted(unknown))}")
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        repeated = sorted(key for key, n in Counter(key for key, _ in pairs).items() if n > 1)
+        raise ValueError(f"repeated key(s) {', '.join(repeated)}")
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _json_type(value: Any) -> str:
+    """What a JSON value is, with its article: ``a string``, ``an integer``, ``null`` …"""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a list" if isinstance(value, list) else "an object")
+
+
+def _malformed(field: str, reason: str) -> ProofBundleError:
+    return ProofBundleError(f"malformed proof bundle: {field} {reason}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from riskseal.audit.event_checks import topic_event_types
@@ -9,9 +10,11 @@ from riskseal.audit.proof import ProofBundle
 from riskseal.audit.sources import TrailSource
 from riskseal.block import Block, ChainId, block_key
 from riskseal.contract.codec import EventCodec
-from riskseal.errors import ContractError, RiskSealError
+from riskseal.errors import ContractError, InvalidBlockError, RiskSealError
 from riskseal.merkle import inclusion_proof, leaf_hash
 from riskseal.note import Checkpoint, SignedNote
+
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
 
 
 class RecordNotFoundError(RiskSealError):
@@ -36,7 +39,7 @@ def _chains(source: TrailSource, prefix: str, topics: tuple[str, ...]) -> list[C
     chains = set()
     for version in source.versions(f"{prefix}/blocks/"):
         parts = version.key[len(prefix) + 1 :].split("/")
-        if len(parts) == 5 and parts[2] in topics and parts[3].isdigit():
+        if len(parts) == 5 and parts[2] in topics and _DECIMAL.fullmatch(parts[3]):
             chains.add(ChainId(parts[1], parts[2], int(parts[3])))
     return sorted(chains, key=str)
 
@@ -75,6 +78,11 @@ def build_bundle(source: TrailSource, prefix: str, located: Located) -> ProofBun
         header = block.header
         if header.first_offset <= offset <= header.last_offset:
             index = offset - header.first_offset
+            if index >= len(block.record_bytes) or block.offsets()[index] != offset:
+                raise InvalidBlockError(
+                    f"block {header.seq} of {chain} does not hold offset {offset} in its place; "
+                    "run `riskseal verify` on this chain"
+                )
             leaves = [leaf_hash(data) for data in block.record_bytes]
             chain_leaves = [b.header.chain_leaf_hash() for b in blocks[: checkpoint.size]]
             return ProofBundle(

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from riskseal.audit.report import VerifyOptions
 from riskseal.audit.sources import LocalTrailSource, S3TrailSource, TrailSource
+from riskseal.errors import ConfigError, IntegrityError
 from riskseal.keys import VerifierKey
 from riskseal.s3client import s3_client_for
 from riskseal.settings import Settings
@@ -57,9 +58,46 @@ def trail_source(settings: Settings, local: Path | None) -> TrailSource:
     return S3TrailSource(s3_client_for(settings, "reader"), settings.s3_bucket)
 
 
+def read_input(path: Path, what: str, hint: str) -> bytes:
+    """The bytes of the file ``path`` names; ConfigError (exit 2) naming it when it cannot be
+    read (missing, a directory, no permission), with ``hint`` saying what to give instead."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot read {what} {path}: {reason}; {hint}") from None
+
+
+def write_output(path: Path, text: str, option: str) -> None:
+    """Write ``text`` to ``path``; ConfigError (exit 2) naming it when that fails."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(
+            f"cannot write {option} {path}: {reason}; give a path in a writable, existing folder"
+        ) from None
+
+
+_TRUST_HINT = (
+    "give --trust the file holding the sealer's public key (one vkey line, "
+    "as `riskseal keys export-public` prints it)"
+)
+
+
 def trusted_keys(files: Sequence[Path] | None) -> tuple[VerifierKey, ...]:
-    """The verifier keys in ``--trust`` files (one vkey line each)."""
-    return tuple(VerifierKey.from_vkey(path.read_text().strip()) for path in files or ())
+    """The verifier keys in ``--trust`` files (one vkey line each); ConfigError (exit 2)
+    naming the file when one cannot be read or does not hold a vkey."""
+    keys = []
+    for path in files or ():
+        data = read_input(path, "--trust file", _TRUST_HINT)
+        try:
+            keys.append(VerifierKey.from_vkey(data.decode("utf-8").strip()))
+        except UnicodeDecodeError:
+            raise ConfigError(f"--trust file {path} is not text; {_TRUST_HINT}") from None
+        except IntegrityError as exc:
+            raise ConfigError(f"--trust file {path}: {exc}; {_TRUST_HINT}") from None
+    return tuple(keys)
 
 
 def verify_options(

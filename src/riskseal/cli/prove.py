@@ -10,7 +10,16 @@ import typer
 from riskseal.audit.proof import ProofBundle, verify_bundle
 from riskseal.audit.prove import Located, build_bundle, find_event
 from riskseal.block import ChainId
-from riskseal.cli._common import EXIT_FAILED, err, out, state, trail_source, trusted_keys
+from riskseal.cli._common import (
+    EXIT_FAILED,
+    err,
+    out,
+    read_input,
+    state,
+    trail_source,
+    trusted_keys,
+    write_output,
+)
 from riskseal.cli._trail_options import LocalCopyOption
 from riskseal.errors import ConfigError, IntegrityError
 
@@ -49,7 +58,7 @@ def prove(
     if out_file is None:
         out.print(bundle.to_json(), markup=False, end="")
     else:
-        out_file.write_text(bundle.to_json())
+        write_output(out_file, bundle.to_json(), "--out")
     err.print(f"OK: proof of {located.chain} offset {located.offset} written")
 
 
@@ -59,19 +68,19 @@ def verify_proof(
         list[Path], typer.Option("--trust", help="File with a trusted vkey (repeatable).")
     ],
 ) -> None:
-    """Check a proof bundle offline with the trusted public keys only; exit 1 if it fails.
+    """Check a proof bundle offline with the trusted public keys only.
+
+    Exit 0 when it proves its record, 1 when it does not (a bundle that is altered or
+    malformed in any field proves nothing), 2 when a file cannot be read.
 
     Example:
 
         riskseal verify-proof proof.json --trust sealer.vkey
     """
     trusted = trusted_keys(trust)
+    data = read_input(bundle_file, "proof bundle", "give the file `riskseal prove` wrote")
     try:
-        text = bundle_file.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {bundle_file}: {exc.strerror}") from None
-    try:
-        proved = verify_bundle(ProofBundle.from_json(text), trusted)
+        proved = verify_bundle(ProofBundle.from_json(data), trusted)
     except IntegrityError as exc:
         err.print(f"FAIL: {exc}", markup=False)
         raise typer.Exit(EXIT_FAILED) from None
