@@ -40,7 +40,7 @@ from riskseal.errors import IntegrityError
 from riskseal.keys import SignatureError, VerifierKey
 from riskseal.merkle import ProofError, leaf_hash, verify_inclusion
 from riskseal.note import Checkpoint, NoteError, SignedNote
-from riskseal.sealer.checkpoint import chain_origin
+from riskseal.sealer.checkpoint import chain_origin, checkpoint_time
 
 BUNDLE_FORMAT = "riskseal-proof-v1"
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
@@ -167,6 +167,8 @@ class ProvedRecord:
     header: BlockHeader
     checkpoint: Checkpoint
     signer: str
+    checkpoint_time_ms: int
+    """When the checkpoint was signed (its signed ``time`` line), ms since the epoch."""
 
 
 def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> ProvedRecord:
@@ -213,6 +215,7 @@ def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> Proved
         note = SignedNote.parse(bundle.checkpoint_note)
         note.verify(trusted)
         checkpoint = Checkpoint.parse(note.text)
+        signed_at = checkpoint_time(checkpoint)
     except (NoteError, IntegrityError) as exc:
         raise ProofBundleError(f"checkpoint: {exc}") from None
     if checkpoint.origin != chain_origin(header.origin, chain):
@@ -226,7 +229,7 @@ def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> Proved
         )  # fmt: skip
     except ProofError as exc:
         raise ProofBundleError(f"block is not in the checkpointed chain: {exc}") from None
-    return ProvedRecord(record, header, checkpoint, key.key_id)
+    return ProvedRecord(record, header, checkpoint, key.key_id, signed_at)
 
 
 def _parse_chain_proof(text: Any) -> tuple[int, tuple[bytes, ...], bytes]:

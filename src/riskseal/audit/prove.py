@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from riskseal.audit.event_checks import topic_event_types
 from riskseal.audit.proof import ProofBundle
 from riskseal.audit.sources import TrailSource
-from riskseal.block import Block, ChainId, block_key
+from riskseal.block import Block, ChainId, block_key, checkpoint_key
 from riskseal.contract.codec import EventCodec
-from riskseal.errors import ContractError, InvalidBlockError, RiskSealError
+from riskseal.errors import ContractError, IntegrityError, InvalidBlockError, RiskSealError
 from riskseal.merkle import inclusion_proof, leaf_hash
-from riskseal.note import Checkpoint, SignedNote
+from riskseal.note import Checkpoint, NoteError, SignedNote
+from riskseal.sealer.checkpoint import checkpoint_time
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 
@@ -63,17 +64,30 @@ def find_event(source: TrailSource, prefix: str, topics: tuple[str, ...], event_
     raise RecordNotFoundError(f"event {event_id} is not in the sealed trail under {prefix}/")
 
 
+def _latest_checkpoint(
+    source: TrailSource, prefix: str, chain: ChainId
+) -> tuple[bytes, Checkpoint]:
+    """The newest checkpoint of ``chain`` stored where its signed time says (a checkpoint
+    copied under a newer name is passed over), as its signed note and parsed body."""
+    keys = sorted(
+        {v.key for v in source.versions(f"{prefix}/checkpoints/{chain}/") if not v.is_delete_marker}
+    )
+    for key in reversed(keys):
+        note = source.read(key)
+        try:
+            checkpoint = Checkpoint.parse(SignedNote.parse(note).text)
+            if key == checkpoint_key(prefix, chain, checkpoint_time(checkpoint)):
+                return note, checkpoint
+        except (NoteError, IntegrityError):
+            pass  # not a usable checkpoint: `riskseal verify` reports it
+    raise RecordNotFoundError(f"no checkpoint of chain {chain} yet; try again shortly")
+
+
 def build_bundle(source: TrailSource, prefix: str, located: Located) -> ProofBundle:
     """The proof bundle of the record at ``located``, against the chain's latest checkpoint."""
     chain, offset = located.chain, located.offset
     blocks = _blocks(source, prefix, chain)
-    checkpoint_keys = sorted(
-        v.key for v in source.versions(f"{prefix}/checkpoints/{chain}/") if not v.is_delete_marker
-    )
-    if not checkpoint_keys:
-        raise RecordNotFoundError(f"no checkpoint of chain {chain} yet; try again shortly")
-    note = source.read(checkpoint_keys[-1])
-    checkpoint = Checkpoint.parse(SignedNote.parse(note).text)
+    note, checkpoint = _latest_checkpoint(source, prefix, chain)
     for block in blocks[: checkpoint.size]:
         header = block.header
         if header.first_offset <= offset <= header.last_offset:

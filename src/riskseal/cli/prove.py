@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -88,7 +89,8 @@ def verify_proof(
     out.print(
         f"record {record.topic}/{record.partition}@{record.offset} is in block "
         f"{proved.header.seq} of {proved.header.chain_id}, signed by {proved.signer}, "
-        f"covered by a checkpoint of {proved.checkpoint.size} blocks",
+        f"covered by a checkpoint of {proved.checkpoint.size} blocks signed at "
+        f"{datetime.fromtimestamp(proved.checkpoint_time_ms / 1000, UTC):%Y-%m-%dT%H:%M:%SZ}",
         markup=False,
     )
     err.print("OK: proof verified")

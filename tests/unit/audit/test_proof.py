@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from riskseal.audit.proof import ProofBundle, ProofBundleError, verify_bundle
+from riskseal.block import checkpoint_key
 from riskseal.cli import main
 from riskseal.keys import FileSigner
-from tests.unit.audit.trail import REQUESTS, Trail, request
+from riskseal.sealer.checkpoint import signed_checkpoint
+from tests.unit.audit.trail import NOW_MS, ORIGIN, PREFIX, REQUESTS, Trail, request
 
 
 def _prove(trail: Trail, tmp_path: Path, *target: str) -> Path:
@@ -33,6 +36,30 @@ def test_proof_by_chain_and_offset(trail: Trail, tmp_path: Path) -> None:
     bundle = _prove(trail, tmp_path, "--chain", str(trail.chain(REQUESTS)), "--offset", "8")
     proved = verify_bundle(ProofBundle.from_json(bundle.read_text()), [trail.signer.verifier])
     assert (proved.record.offset, proved.header.seq, proved.checkpoint.size) == (8, 2, 3)
+
+
+def test_verify_proof_names_the_time_the_checkpoint_was_signed(
+    trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = _prove(trail, tmp_path, request(4).event_id)
+    capsys.readouterr()
+    assert main(["verify-proof", str(bundle), "--trust", str(trail.vkey_file())]) == 0
+    signed = datetime.fromtimestamp(NOW_MS / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"covered by a checkpoint of 3 blocks signed at {signed}" in capsys.readouterr().out
+
+
+def test_prove_passes_over_a_checkpoint_copied_under_a_newer_name(
+    trail: Trail, tmp_path: Path
+) -> None:
+    chain = trail.chain(REQUESTS)
+    genuine = checkpoint_key(PREFIX, chain, NOW_MS)
+    older = signed_checkpoint(ORIGIN, chain, 1, bytes(32), trail.signer, time_ms=NOW_MS - 60_000)
+    trail.store.objects[checkpoint_key(PREFIX, chain, NOW_MS + 60_000)] = older
+    trail.write()
+    bundle = _prove(trail, tmp_path, "--chain", str(chain), "--offset", "8")
+    proved = verify_bundle(ProofBundle.from_json(bundle.read_text()), [trail.signer.verifier])
+    assert (proved.checkpoint_time_ms, proved.checkpoint.size) == (NOW_MS, 3)
+    assert genuine in trail.store.objects
 
 
 def _tamper(path: Path, field: str) -> None:
