@@ -307,9 +307,16 @@ def open_output(fmt: Format, output: Path | None, stdout: IO[str]) -> Iterator[R
         writer.close()
         return
     partial = partial_path(output)
+    binary = fmt == "parquet"
     try:
-        binary = fmt == "parquet"
-        with partial.open("wb" if binary else "w", newline=None if binary else "") as stream:
+        opened = partial.open("wb" if binary else "w", newline=None if binary else "")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write --output {output}: {exc.strerror or exc}; give a path in a "
+            "writable, existing folder"
+        ) from None
+    try:
+        with opened as stream:
             writer = _writer(fmt, stream)
             yield writer
             writer.close()

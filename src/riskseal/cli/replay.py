@@ -241,5 +241,12 @@ def _sink(output: Path | None) -> Iterator[TextIO]:
         out.file.flush()
         yield sys.stdout
         return
-    with output.open("w", encoding="utf-8") as handle:
+    try:
+        handle = output.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write --output {output}: {exc.strerror or exc}; give a path in a "
+            "writable, existing folder"
+        ) from None
+    with handle:
         yield handle

@@ -329,6 +329,14 @@ def test_unreadable_source_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "is not a directory" in capsys.readouterr().err
 
 
+def test_output_in_a_missing_folder_is_exit_2_naming_it(
+    trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing" / "out.jsonl"
+    assert _export(trail, "--output", str(target)) == 2
+    assert f"cannot write --output {target}" in capsys.readouterr().err
+
+
 def test_block_number_as_a_time_is_a_usage_error(
     trail: Trail, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -34,6 +34,14 @@ def test_replay_reproduces_the_golden_decisions_and_alerts(tmp_path: Path) -> No
     assert _lines(produced) == _lines(EXPECTED)
 
 
+def test_replay_output_in_a_missing_folder_is_exit_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing" / "out.jsonl"
+    assert main(["replay", "--events", str(EVENTS), "--output", str(target)]) == 2
+    assert f"cannot write --output {target}" in capsys.readouterr().err
+
+
 def test_golden_run_covers_every_attack_kind_with_an_alert() -> None:
     analytics = {line["analytic"]["uid"] for line in _lines(EXPECTED) if line["kind"] == "alert"}  # type: ignore[index]
     for expected in ("failed_auth_burst", "impossible_travel", "new_country", "sensitive_burst"):
