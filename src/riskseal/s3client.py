@@ -33,7 +33,10 @@ def make_s3_client(
         connect_timeout=connect_timeout_s,
         read_timeout=read_timeout_s,
         retries={"max_attempts": max_attempts, "mode": "standard"},
-        # Only send/validate checksums when we ask for them (SeaweedFS, MinIO, AWS agree).
+        # Only send/validate checksums when we ask for them (SeaweedFS, MinIO, AWS agree):
+        # the sealer sends ChecksumSHA256 on every PUT, and the auditor's reads
+        # (riskseal.audit.sources.S3TrailSource) send ChecksumMode=ENABLED, so botocore checks
+        # the body against the stored checksum and the source compares the SHA-256 itself.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
