@@ -267,7 +267,7 @@ def main() -> None:
         measured.append(("block checks, strict reader (before)", n / strict_s, ""))
         for events in (False, True):
             started = time.perf_counter()
-            report = Verifier(LocalTrailSource(root_dir), options(events)).run()
+            report = Verifier(LocalTrailSource(root_dir, prefix=PREFIX), options(events)).run()
             label = "with event checks" if events else "integrity only"
             measured.append((f"riskseal verify, local copy, {label}", rate(n, started), ""))
             assert sum(c.records for c in report.chains) == n

@@ -91,7 +91,11 @@ def read_checkpoints(
             continue
         issues = tuple(version_problems(versions, "checkpoint"))
         try:
-            note = SignedNote.parse(source.read(key, version.version_id))
+            data = source.read(key, version.version_id)
+            unchecked = source.checksum_problem(key, version.version_id)
+            if unchecked is not None:
+                issues += (("missing_checksum", unchecked),)
+            note = SignedNote.parse(data)
             note.verify(trusted)
             checkpoint = Checkpoint.parse(note.text)
             if checkpoint.origin != origin:

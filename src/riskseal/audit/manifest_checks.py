@@ -47,6 +47,9 @@ def follow_manifests(
             find("bad_key_manifest", "only delete markers remain", key=key)
             break
         data = source.read(key, chosen.version_id)
+        unchecked = source.checksum_problem(key, chosen.version_id)
+        if unchecked is not None:
+            find("missing_checksum", unchecked, key=key)
         try:
             manifest, effective_ms = _manifest_version(
                 data, version, manifests[-1] if manifests else None, effective_ms, options, report

@@ -299,7 +299,8 @@ class LocalTrailSource:
             f"{self.root} holds no riskseal trail: no {folders} folder in {self.root / prefix} "
             f"or in {self.root}. Give --local the folder you copied the bucket into "
             f"(aws s3 sync s3://BUCKET {self.root}) or the prefix into "
-            f"(aws s3 sync s3://BUCKET/{prefix} {self.root})"
+            f"(aws s3 sync s3://BUCKET/{prefix} {self.root}); if the trail was sealed under "
+            "another prefix, set RISKSEAL_S3_PREFIX to it"
         )
 
     def _holds_trail(self, folder: Path) -> bool:

@@ -89,10 +89,22 @@ class Verifier:
         )
         self.codec = EventCodec()
         self._partial = PartialDecoder(self.codec)
+        self._unchecked: set[str] = set()
+        """Keys already reported as stored without a usable checksum."""
 
     def find(self, kind: str, detail: str, **where: object) -> None:
         """Record a finding."""
         self.report.findings.append(Finding(kind, detail, **where))  # type: ignore[arg-type]
+
+    def _read(self, key: str, version_id: str | None) -> bytes:
+        """A block version's bytes; a version stored without a usable SHA-256 checksum is a
+        finding (once per key), and its other checks go on: the bytes are still signed."""
+        data = self.source.read(key, version_id)
+        problem = self.source.checksum_problem(key, version_id)
+        if problem is not None and key not in self._unchecked:
+            self._unchecked.add(key)
+            self.find("missing_checksum", problem, key=key)
+        return data
 
     # --- top level -------------------------------------------------------------------------
     def run(self) -> Report:
@@ -112,8 +124,8 @@ class Verifier:
         work = self._listing()
         if not self.source.has_locks:
             self.report.notes.append(
-                "Object Lock and object versions were not checked: a local copy has neither; "
-                "verify against the bucket for those"
+                "Object Lock, object versions and stored SHA-256 checksums were not checked: "
+                "a local copy has none of them; verify against the bucket for those"
             )
         if self.progress is not None:
             self.progress.add_total(sum(len(w.blocks) for w in work))
@@ -187,6 +199,13 @@ class Verifier:
                 work.blocks[number] = versions
             else:
                 work.checkpoints.append((key, versions))
+        if not chains and not self.options.chain_filter:
+            self.find(
+                "no_chain",
+                f"no block and no checkpoint under {self.source.description}/{prefix}/: nothing "
+                "was sealed yet, everything sealed was removed, or the copy is incomplete",
+                key=f"{prefix}/",
+            )
         selected = []
         for chain_text, work in sorted(chains.items()):
             if self.options.chain_filter and chain_text != self.options.chain_filter:
@@ -249,7 +268,7 @@ class Verifier:
             return None
         key = block_key(self.options.prefix, chain, seq)
         try:
-            header, signature = peek_header(self.source.read(key, version.version_id))
+            header, signature = peek_header(self._read(key, version.version_id))
             signer = manifest.check_signer(header.key_id, header.created_ms)
             signer.verify(header.signing_payload(), signature)
         except (IntegrityError, SignatureError):
@@ -339,7 +358,7 @@ class Verifier:
         if chosen is None:
             return None
         try:
-            block = Block.from_bytes(self.source.read(key, chosen.version_id))
+            block = Block.from_bytes(self._read(key, chosen.version_id))
         except IntegrityError as exc:
             self.find("malformed_block", str(exc), **where)
             return None
@@ -375,7 +394,7 @@ class Verifier:
         if version is None:
             return None, None
         try:
-            block = Block.from_bytes(self.source.read(key, version.version_id))
+            block = Block.from_bytes(self._read(key, version.version_id))
         except IntegrityError as exc:
             self.find("malformed_block", f"{before}: {exc}", **where)
             return None, None
@@ -436,7 +455,7 @@ class Verifier:
             self.find("missing_block", f"block {size} is missing: {why}", **where)
             return
         try:
-            block = Block.from_bytes(self.source.read(key, version.version_id))
+            block = Block.from_bytes(self._read(key, version.version_id))
             at_size = CompactRange.from_frontier(size, block.frontier_before)
         except IntegrityError as exc:  # ProofError is one
             self.find("malformed_block", f"{why}: {exc}", **where)
@@ -451,7 +470,7 @@ class Verifier:
                 self.find("missing_block", f"block {seq} is missing: {why}", **where)
                 return
             try:
-                header, _ = peek_header(self.source.read(key, version.version_id))
+                header, _ = peek_header(self._read(key, version.version_id))
             except IntegrityError as exc:
                 self.find("malformed_block", f"{why}: {exc}", **where)
                 return

@@ -54,7 +54,7 @@ def trail_source(settings: Settings, local: Path | None) -> TrailSource:
     """The sealed trail to read: a local copy when ``local`` is given, else the bucket with
     the auditor's read-only credentials."""
     if local is not None:
-        return LocalTrailSource(local)
+        return LocalTrailSource(local, prefix=settings.s3_prefix)
     return S3TrailSource(s3_client_for(settings, "reader"), settings.s3_bucket)
 
 

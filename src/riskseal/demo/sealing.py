@@ -153,7 +153,9 @@ def catch_tampered_copy(
     tampered.write_bytes(
         dataclasses.replace(block, record_bytes=(bytes(forged), *block.record_bytes[1:])).to_bytes()
     )
-    report = Verifier(LocalTrailSource(copy), _options(settings, sealed)).run()
+    report = Verifier(
+        LocalTrailSource(copy, prefix=settings.s3_prefix), _options(settings, sealed)
+    ).run()
     caught = report.findings
     if not caught:
         raise DemoFailed("a tampered copy verified")

@@ -108,3 +108,34 @@ def test_junk_at_a_huge_sequence_number_is_one_gap_not_a_walk(trail: Trail) -> N
         (3, f"no object for sequence numbers 3..{10**5 - 1} ({10**5 - 3} blocks, a gap)")
     ]
     assert ("malformed_block", 10**5) in {(f.kind, f.seq) for f in report.findings}
+
+
+class UnchecksummedSource(VersionedSource):
+    """A bucket where some versions were stored without a SHA-256 checksum."""
+
+    has_checksums = True
+
+    def __init__(self, objects: dict[str, bytes], unchecked: set[str]) -> None:
+        super().__init__(objects)
+        self.unchecked = unchecked
+
+    def checksum_problem(self, key: str, version_id: str | None = None) -> str | None:
+        return "stored without a SHA-256 checksum" if key in self.unchecked else None
+
+
+def test_objects_stored_without_a_checksum_are_findings_once_each(trail: Trail) -> None:
+    block = trail.key(REQUESTS, 1)
+    checkpoint = next(key for key in trail.store.objects if "/checkpoints/" in key)
+    manifest = manifest_key(PREFIX, 0)
+    bucket = UnchecksummedSource(trail.store.objects, {block, checkpoint, manifest})
+    report = _run(trail, bucket)
+    found = sorted((f.kind, f.key) for f in report.findings)
+    expected = [("missing_checksum", key) for key in (block, checkpoint, manifest)]
+    assert found == sorted(expected)
+
+
+def test_a_trail_with_no_chain_at_all_is_a_finding(trail: Trail) -> None:
+    only_keys = {key: data for key, data in trail.store.objects.items() if "/keys/" in key}
+    report = _run(trail, VersionedSource(only_keys))
+    assert [(f.kind, f.key) for f in report.findings] == [("no_chain", f"{PREFIX}/")]
+    assert not report.ok
