@@ -16,7 +16,7 @@ version is a finding, and the version read is the one the listing names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from riskseal.audit.report import ChainResult, Finding
@@ -58,7 +58,8 @@ def data_version(versions: Sequence[ObjectVersion]) -> ObjectVersion | None:
 
 def version_problems(versions: Sequence[ObjectVersion], what: str) -> list[tuple[str, str]]:
     """(kind, detail) for each way the versions of a write-once key show tampering: delete
-    markers, more than one data version, nothing but delete markers."""
+    markers, more than one data version (a key with nothing but delete markers left is for
+    the caller to report: :func:`data_version` gives None)."""
     markers = sum(1 for v in versions if v.is_delete_marker)
     data = len(versions) - markers
     found = []
@@ -76,10 +77,12 @@ def read_checkpoints(
     chain: ChainId,
     log_origin: str,
     trusted: Iterable[VerifierKey],
+    valid_at: Callable[[str, int], bool] | None = None,
 ) -> list[ReadCheckpoint]:
-    """Each checkpoint key of ``chain`` with its versions: signed by a ``trusted`` key,
-    naming the chain's origin, with a signed time, or with the problem that makes it
-    unusable. StorageUnavailableError on outages."""
+    """Each checkpoint key of ``chain`` with its versions: signed by a ``trusted`` key
+    (one that ``valid_at(key id, signed time)`` accepts, when given), naming the chain's
+    origin, with a signed time, or with the problem that makes it unusable.
+    StorageUnavailableError on outages."""
     trusted = list(trusted)
     origin = chain_origin(log_origin, chain)
     read = []
@@ -96,11 +99,14 @@ def read_checkpoints(
             if unchecked is not None:
                 issues += (("missing_checksum", unchecked),)
             note = SignedNote.parse(data)
-            note.verify(trusted)
+            signers = note.verify(trusted)
             checkpoint = Checkpoint.parse(note.text)
             if checkpoint.origin != origin:
                 raise NoteError(f"origin {checkpoint.origin!r}, expected {origin!r}")
             time_ms = checkpoint_time(checkpoint)
+            if valid_at is not None and not any(valid_at(k.key_id, time_ms) for k in signers):
+                names = ", ".join(key.key_id for key in signers)
+                raise NoteError(f"signed by {names}, not valid at its signed time {time_ms}")
         except (IntegrityError, NoteError) as exc:
             read.append(ReadCheckpoint(key, None, ("bad_checkpoint", str(exc)), issues=issues))
             continue

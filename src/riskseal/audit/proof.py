@@ -51,7 +51,8 @@ _KEYS = {
     "block_signature_b64", "chain_proof",
 }  # fmt: skip
 _RECORD_KEYS = {"topic", "partition", "offset", "canonical_b64"}
-_INDEX = re.compile(r"index (0|[1-9][0-9]*)")
+_INDEX = re.compile(r"index (0|[1-9][0-9]{0,18})")
+"""At most 19 digits: LONG_MAX has 19, and int() refuses strings of over 4,300."""
 
 
 class ProofBundleError(IntegrityError):

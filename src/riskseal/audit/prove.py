@@ -80,6 +80,11 @@ def _latest_checkpoint(
                 return note, checkpoint
         except (NoteError, IntegrityError):
             pass  # not a usable checkpoint: `riskseal verify` reports it
+    if keys:
+        raise RecordNotFoundError(
+            f"none of the {len(keys)} checkpoints of chain {chain} is usable (malformed, or "
+            "stored under another time than it was signed at); run `riskseal verify`"
+        )
     raise RecordNotFoundError(f"no checkpoint of chain {chain} yet; try again shortly")
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -141,6 +141,7 @@ class Verifier:
                 chain_work.chain,
                 self.options.log_origin,
                 manifest.public_keys().keys() if manifest else (),
+                _valid_at(manifest),
             )
             wanted = {c.checkpoint.size for c in checkpoints if c.checkpoint is not None}
             head = max(chain_work.blocks) if chain_work.blocks else -1
@@ -223,7 +224,8 @@ class Verifier:
 
     def _classify(self, key: str) -> tuple[str, str, int] | None:
         """("block" or "checkpoint", chain id, number) of a key in its exact place; anything
-        else is an ``unreferenced_object`` (manifest keys are left to :meth:`_manifest`)."""
+        else is an ``unreferenced_object`` (manifest keys are left to
+        :func:`~riskseal.audit.manifest_checks.follow_manifests`)."""
         prefix = self.options.prefix
         below = key[len(prefix) + 1 :]
         if below.startswith("keys/manifest/"):
@@ -267,11 +269,11 @@ class Verifier:
         if version is None or manifest is None:
             return None
         key = block_key(self.options.prefix, chain, seq)
-        try:
-            header, signature = peek_header(self._read(key, version.version_id))
-            signer = manifest.check_signer(header.key_id, header.created_ms)
-            signer.verify(header.signing_payload(), signature)
-        except (IntegrityError, SignatureError):
+        try:  # read as it is: the block's own checks report what is wrong with it
+            header, signature = peek_header(self.source.read(key, version.version_id))
+        except IntegrityError:
+            return None
+        if self._signature_problem(header, signature, manifest) is not None:
             return None  # an untrusted time: the block stays inside the range
         if header.object_key != key or header.chain_id != str(chain) or header.seq != seq:
             return None
@@ -619,3 +621,13 @@ class Verifier:
                 f"retained until {state.retain_until}, minimum {minimum:%Y-%m-%d %H:%M}Z",
                 **where,
             )
+
+
+def _valid_at(manifest: KeyManifest | None) -> Callable[[str, int], bool]:
+    """Whether ``manifest`` lets a key sign at a time (nothing may sign without one)."""
+
+    def valid(key_id: str, time_ms: int) -> bool:
+        entry = manifest.entry(key_id) if manifest is not None else None
+        return entry is not None and entry.covers(time_ms)
+
+    return valid

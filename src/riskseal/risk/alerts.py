@@ -29,7 +29,7 @@ SPRAY_ANALYTIC = "password_spray"
 
 
 ALERTS_KEPT_PER_ANALYTIC = 4
-"""Times of the latest alerts kept per analytic, most recently raised last."""
+"""Alert times kept per analytic: the newest in event time, and the last ones raised."""
 
 
 def should_alert(
@@ -38,15 +38,18 @@ def should_alert(
     """Whether ``analytic`` may alert at ``time_ms``; records the alert when it may.
 
     An alert is suppressed when one of the analytic's kept alerts lies within the window of
-    ``time_ms``, on either side. Several are kept, not only the newest: a late backlog
-    alerting about the past must not reopen the window of on-time events, nor alert for
-    every late event after its first.
+    ``time_ms``, on either side. The newest alert in event time is always kept, so late
+    alerts about the past never reopen the window of on-time events; so are the last ones
+    raised, so a late backlog alerts once per window, not for every late event.
     """
     times = alerted.get(analytic, [])
     window = dedup_minutes * MINUTE_MS
     if any(abs(time_ms - last) < window for last in times):
         return False
-    alerted[analytic] = [*times, time_ms][-ALERTS_KEPT_PER_ANALYTIC:]
+    raised = [*times, time_ms]
+    kept = raised[-(ALERTS_KEPT_PER_ANALYTIC - 1) :]
+    newest = max(raised)
+    alerted[analytic] = kept if newest in kept else [newest, *kept]
     return True
 
 

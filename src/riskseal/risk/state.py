@@ -426,6 +426,7 @@ def _load(data: bytes, what: str) -> dict[str, Any]:
         raise StateDecodeError(f"{what}: expected an object, got {type(document).__name__}")
     if document.get("v") not in (1, STATE_VERSION):
         raise StateDecodeError(
-            f"{what}: layout version {document.get('v')!r}, this riskseal reads {STATE_VERSION}"
+            f"{what}: layout version {document.get('v')!r}, "
+            f"this riskseal reads 1 and {STATE_VERSION}"
         )
     return document

@@ -507,8 +507,9 @@ def _header_list(event: AccessRequest | AccessAction, headers: Headers) -> Heade
     for name, value in headers.items():
         if not isinstance(name, str) or not name:
             raise InvalidEventError(kind, "headers", f"bad header name {name!r}")
-        if not name.isascii() and _utf8_problem(name) is not None:
-            reason = f"bad header name {name!r}: {_utf8_problem(name)}"
+        problem = None if name.isascii() else _utf8_problem(name)
+        if problem is not None:
+            reason = f"bad header name {name!r}: {problem}"
             raise InvalidEventError(kind, "headers", reason)
         if isinstance(value, str):
             problem = _utf8_problem(value)

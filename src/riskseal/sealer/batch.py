@@ -277,6 +277,12 @@ class Batch:
             self._resync = False
         return index
 
+    def end_resync(self) -> None:
+        """The messages fetched before the last seek are all handled (a seek purges what
+        librdkafka had prefetched, so later fetches start at ``next_offset``): from now on, an
+        offset past it is a gap, not a stale message."""
+        self._resync = False
+
     def full(self) -> bool:
         """Whether the batch reached its record or byte limit."""
         return len(self.records) >= self.max_records or self.size_bytes >= self.max_bytes

@@ -158,8 +158,14 @@ class Sealer:
                 )
 
     def _accept(self, messages: list[Message]) -> None:
-        """Add each message to its partition's batch; seal every batch that fills up."""
+        """Add each message to its partition's batch; seal every batch that fills up.
+
+        ``messages`` come from one fetch call: those fetched before a seek made while the
+        previous call's messages were handled are behind it, so every batch ends its resync.
+        """
         partitions, index, end = self.partitions, 0, len(messages)
+        for assigned in partitions.values():
+            assigned.batch.end_resync()
         self.metrics.consumed += end
         while index < end:
             message = messages[index]

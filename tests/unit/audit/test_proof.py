@@ -112,3 +112,14 @@ def test_unknown_event_is_an_error(trail: Trail, capsys: pytest.CaptureFixture[s
     code = main(["prove", "00000000-0000-4000-8000-999999999999", "--local", str(trail.root)])
     assert code == 2
     assert "is not in the sealed trail" in capsys.readouterr().err
+
+
+def test_prove_without_a_usable_checkpoint_says_to_run_verify(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chain = trail.chain(REQUESTS)
+    genuine = checkpoint_key(PREFIX, chain, NOW_MS)
+    (trail.root / genuine).rename(trail.root / checkpoint_key(PREFIX, chain, NOW_MS + 1))
+    code = main(["prove", "--chain", str(chain), "--offset", "8", "--local", str(trail.root)])
+    assert code == 2
+    assert "none of the 1 checkpoints" in capsys.readouterr().err

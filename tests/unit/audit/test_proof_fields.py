@@ -147,6 +147,8 @@ def test_record_coordinates_must_be_those_of_the_record(
         (_chain_proof("index 1\n", "index 01\n"), "chain_proof index line 'index 01'"),
         (_chain_proof("index 1\n", "index  1\n"), "chain_proof index line 'index  1'"),
         (_chain_proof("index 1\n", "index 1 \n"), "chain_proof index line 'index 1 '"),
+        (_chain_proof("index 1\n", "index 9223372036854775808\n"), "chain_proof index line"),
+        (_chain_proof("index 1\n", f"index {'1' * 5000}\n"), "chain_proof index line"),
         (_chain_proof("index 1\n", "index \u0661\n"), "chain_proof index line 'index \u0661'"),
         (_chain_proof("index 1\n", "index 9223372036854775808\n"), "chain_proof index line"),
         (_chain_proof("c2sp.org/tlog-proof@v1\n", "c2sp.org/tlog-proof@v2\n"), "chain_proof is"),

@@ -297,7 +297,7 @@ def test_old_checkpoint_copied_under_a_future_key_is_misplaced_and_stale(
 def test_truncation_hidden_behind_an_older_checkpoint_under_a_future_key(
     trail: Trail, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    chain, earlier = trail.chain(REQUESTS), NOW_MS - 1000
+    chain, earlier = trail.chain(REQUESTS), NOW_MS - 1  # (the key is valid from NOW_MS - 1)
     root = CompactRange()
     for seq in range(2):
         root.append(_block(trail, trail.key(REQUESTS, seq)).header.chain_leaf_hash())
@@ -360,8 +360,12 @@ def test_block_signed_after_its_key_was_retired_is_unknown_key(
     _retire(trail)
     code, report = _verify(trail, capsys)
     assert code == 1
-    assert _kinds(report) == {"unknown_key"}
-    assert "was not valid at" in report["findings"][0]["detail"]
+    # Its checkpoints too: signed by the same key, after it was retired.
+    assert _kinds(report) == {"unknown_key", "bad_checkpoint"}
+    blocks = [f for f in report["findings"] if f["kind"] == "unknown_key"]
+    assert all("was not valid at" in finding["detail"] for finding in blocks)
+    checkpoints = [f for f in report["findings"] if f["kind"] == "bad_checkpoint"]
+    assert all("not valid at its signed time" in finding["detail"] for finding in checkpoints)
 
 
 def test_retired_key_cannot_reopen_itself_in_a_new_manifest_version(

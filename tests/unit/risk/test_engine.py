@@ -292,6 +292,15 @@ def test_a_late_alert_does_not_reopen_the_window_for_the_events_after_it(
     assert [alert.time for alert in raised] == [T0 + 120 * MINUTE, T0]
 
 
+def test_many_late_alerts_do_not_push_out_the_newest_on_time_one(policies: PolicyEngine) -> None:
+    engine = _engine(policies)
+    state = _established(engine)
+    late = [_self_grant(T0 + 120 * MINUTE - hours * HOUR) for hours in (5, 4, 3, 2)]
+    grants = [_self_grant(T0 + 120 * MINUTE), *late, _self_grant(T0 + 121 * MINUTE)]
+    raised = _alerts(engine, state, grants)
+    assert [alert.time for alert in raised] == [grant.time for grant in grants[:5]]
+
+
 def test_user_risk_crossing_the_alert_level_after_decaying_alerts_again(
     policies: PolicyEngine,
 ) -> None:

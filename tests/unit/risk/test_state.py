@@ -399,7 +399,7 @@ def _valid_document() -> dict[str, Any]:
         (b'{"v": 3, "user": "alice"}', "layout version 3"),
         (b'{"v": "1", "user": "alice"}', "layout version '1'"),
     ],
-    ids=["empty", "binary", "truncated", "list", "string", "no-version", "v2", "v-as-text"],
+    ids=["empty", "binary", "truncated", "list", "string", "no-version", "v3", "v-as-text"],
 )
 def test_garbage_and_foreign_versions_are_refused(data: bytes, message: str) -> None:
     with pytest.raises(StateDecodeError, match="user state") as caught:

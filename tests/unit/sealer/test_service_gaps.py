@@ -69,7 +69,7 @@ class Loop:
         return cast(RecordingWriter, self.sealer.writer)
 
 
-def _loop(next_offset: int | None = 100) -> Loop:
+def _loop(next_offset: int | None = 100, *, resync: bool = False) -> Loop:
     sealer = Sealer.__new__(Sealer)  # the loop's logic, without a broker or a bucket
     sealer.settings = Settings.local(seal_in_flight_blocks=4)
     sealer.metrics = SealerMetrics()
@@ -80,7 +80,7 @@ def _loop(next_offset: int | None = 100) -> Loop:
     sealer._paused = sealer._draining = False
     head = ChainHead.empty(CHAIN)
     writer = cast(ChainWriter, type("Writer", (), {"head": head})())
-    batch = Batch(ENCODER, TOPIC, PARTITION, next_offset, 10**9, 10**12)
+    batch = Batch(ENCODER, TOPIC, PARTITION, next_offset, 10**9, 10**12, resync=resync)
     state = PartitionState(writer, batch)
     sealer.partitions = {(TOPIC, PARTITION): state}
     return Loop(sealer, state, stopped)
@@ -105,6 +105,14 @@ def test_a_gap_right_at_the_chain_head_stops_without_sealing_anything() -> None:
     loop = _loop(next_offset=100)
     loop.sealer._accept([message(103)])
     assert loop.writer.sealed == []
+    assert loop.state.stopped is not None and "offsets 100 to 102" in loop.state.stopped
+
+
+def test_a_gap_at_the_head_after_a_seek_stops_the_chain_instead_of_waiting_forever() -> None:
+    # After a lost race the batch skips what was fetched before its seek; the next fetch
+    # starts at the head, so an offset past it there is a gap.
+    loop = _loop(next_offset=100, resync=True)
+    loop.sealer._accept([message(103), message(104)])
     assert loop.state.stopped is not None and "offsets 100 to 102" in loop.state.stopped
 
 
