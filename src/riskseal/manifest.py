@@ -74,6 +74,11 @@ class KeyManifest:
         """The entry of ``key_id``, if present."""
         return next((e for e in self.entries if e.key.key_id == key_id), None)
 
+    def may_sign(self, key_id: str, time_ms: int) -> bool:
+        """Whether the key ``key_id`` is listed and valid at ``time_ms``."""
+        entry = self.entry(key_id)
+        return entry is not None and entry.covers(time_ms)
+
     def check_signer(self, key_id: str, time_ms: int) -> VerifierKey:
         """The key ``key_id`` if it may sign at ``time_ms``; SignatureError otherwise."""
         entry = self.entry(key_id)

@@ -134,11 +134,7 @@ def _check_rotation(
     """IntegrityError unless ``manifest`` may follow ``previous``: signed by a key that
     ``previous`` says is valid at ``time_ms``, and any key whose validity it extends also
     signed by another such key (a key, retired or not, cannot extend its own validity)."""
-    valid = []
-    for key in signers:
-        entry = previous.entry(key.key_id)
-        if entry is not None and entry.covers(time_ms):
-            valid.append(key)
+    valid = [key for key in signers if previous.may_sign(key.key_id, time_ms)]
     if not valid:
         names = ", ".join(key.key_id for key in signers)
         raise IntegrityError(
