@@ -432,11 +432,19 @@ class RiskProcessor:
 
 
 def _headers(event: EventT[bytes]) -> list[tuple[str, bytes]]:
+    """The record's headers, to be sent again; a name that was not UTF-8 (read as surrogate
+    escapes, see ``lenient_records``) is sent as text with its bytes escaped (``\\xff``)."""
     headers = event.message.headers
     if not headers:
         return []
     items = headers.items() if isinstance(headers, Mapping) else headers
-    return [(name, value if value is not None else b"") for name, value in items]
+    return [
+        (
+            name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
+            value if value is not None else b"",
+        )
+        for name, value in items
+    ]
 
 
 def _where(event: EventT[bytes]) -> str:

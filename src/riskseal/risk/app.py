@@ -21,6 +21,7 @@ from faust.exceptions import ConsumerNotStarted
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
 
+from riskseal.risk import lenient_records
 from riskseal.risk.alignment import Lane
 from riskseal.risk.recovery import table_manager_for
 from riskseal.settings import Settings
@@ -114,6 +115,7 @@ class RiskConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     only for the partitions active when the fetch runs."""
 
     def _create_worker_consumer(self, transport: Any) -> Any:  # an AIOKafkaConsumer
+        lenient_records.install()  # a header name that is not UTF-8 must not stop the fetch
         consumer = super()._create_worker_consumer(transport)
         # Faust passes no setting for it; aiokafka reads this when the consumer starts.
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS

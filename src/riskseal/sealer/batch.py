@@ -15,9 +15,11 @@ encoder. Both give the same bytes (pinned to fastavro by property tests).
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal, cast
 
 from confluent_kafka import Message
 
@@ -28,6 +30,10 @@ from riskseal.contract.schemas_set import EventType
 from riskseal.errors import ContractError
 
 MAX_FLAG_LENGTH = 500
+UNREADABLE_HEADERS = "headers not sealed: a header name is not valid UTF-8"
+"""The flag (or its end) of a record whose headers could not be read: Kafka lets producers
+write any bytes as a header name, and neither librdkafka's Python client nor a sealed
+record (docs/FORMAT.md §2) takes a name that is not UTF-8."""
 
 _FAST_LENGTH = 8192
 """Keys and values shorter than this take the fast path (their length prefix is cached)."""
@@ -43,6 +49,36 @@ _NO_OFFSET = -1
 """``Batch.next_offset`` of an empty chain: the first record may have any offset."""
 
 
+ReadHeaders = (
+    list[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None | UnicodeDecodeError
+)
+"""A message's headers as :func:`read_headers` gives them."""
+
+
+_call_headers = operator.methodcaller("headers")
+"""``message.headers()`` through a C call that checks the result (see read_headers)."""
+
+
+def read_headers(message: Message) -> ReadHeaders:
+    """``message.headers()``, or the error that says a header name is not UTF-8.
+
+    Call it at most once per message. When a name is not UTF-8, confluent-kafka (2.16,
+    ``c_headers_to_py``) keeps a list with that name missing and returns it with the
+    decoding error still pending. Called from Python code, the error may then surface at
+    some later, unrelated operation; through ``methodcaller`` it surfaces here, as a
+    ``SystemError`` caused by the ``UnicodeDecodeError``. The message keeps the broken
+    list: a second call returns it without an error, and touching it crashes the process.
+    """
+    try:
+        return cast(ReadHeaders, _call_headers(message))
+    except UnicodeDecodeError as exc:
+        return exc
+    except SystemError as exc:
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            return exc.__cause__
+        raise
+
+
 @dataclass(frozen=True, slots=True)
 class PendingRecord:
     """A received record in its canonical sealed encoding, waiting for its block."""
@@ -55,7 +91,8 @@ class PendingRecord:
 
 
 class RecordEncoder:
-    """Encodes messages as sealed records, flagged when the value is not a riskseal event."""
+    """Encodes messages as sealed records, flagged when the value is not a riskseal event or
+    the headers cannot be read."""
 
     def __init__(
         self, codec: EventCodec, topic_types: Mapping[str, EventType] | None = None
@@ -75,16 +112,24 @@ class RecordEncoder:
             prefix = self._prefixes[(topic, partition)] = record_prefix(topic, partition)
         return prefix
 
-    def encode(self, message: Message) -> PendingRecord:
-        """The record exactly as received, flagged when its value is not a riskseal event."""
+    def encode(self, message: Message, headers: ReadHeaders) -> PendingRecord:
+        """The record exactly as received, flagged when its value is not a riskseal event.
+
+        ``headers`` is what :func:`read_headers` gave for ``message``. A record whose headers
+        cannot be read (a name that is not UTF-8) is sealed without them, with
+        :data:`UNREADABLE_HEADERS` in its flag: the rest of it is kept, and the chain goes on.
+        """
         timestamp_type, timestamp = message.timestamp()
         if not timestamp_type:
             timestamp = -1
         value = message.value()
         flag = self.flag(value, message.topic())
-        raw_headers = message.headers() or []
-        pairs = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
-        headers = [
+        if isinstance(headers, UnicodeDecodeError):
+            reason = f"{UNREADABLE_HEADERS} ({headers.reason} at byte {headers.start} of a name)"
+            flag = (reason if flag is None else f"{flag}; {reason}")[:MAX_FLAG_LENGTH]
+            headers = None
+        pairs = (headers.items() if isinstance(headers, dict) else headers) or ()
+        sealed_headers = [
             (name, header_value.encode() if isinstance(header_value, str) else header_value)
             for name, header_value in pairs
         ]
@@ -96,7 +141,7 @@ class RecordEncoder:
             timestamp_type,
             message.key(),
             value,
-            headers,
+            sealed_headers,
             flag,
         )
         return PendingRecord(offset, timestamp, data, flag is not None)
@@ -211,6 +256,7 @@ class Batch:
             offset = message.offset()
             kind, stamp = message.timestamp()
             key, value = message.key(), message.value()
+            headers: ReadHeaders | Literal[False] = False  # read only to encode (read_headers)
             if (
                 offset == expected
                 and offset >= 64
@@ -220,8 +266,8 @@ class Batch:
                 and value is not None
                 and len(key) < _FAST_LENGTH
                 and len(value) < _FAST_LENGTH
-                and message.headers() is None
                 and value[:HEADER_SIZE] in known
+                and (headers := read_headers(message)) is None
             ):
                 high = offset >> 6
                 if high != offset_high:
@@ -256,7 +302,9 @@ class Batch:
                     self.gap = OffsetGap(expected, offset)
                     index -= 1
                     break
-                record = self.encoder.encode(message)
+                if headers is False:
+                    headers = read_headers(message)
+                record = self.encoder.encode(message, headers)
                 data = record.data
                 flagged += record.flagged
                 if 0 <= record.timestamp < oldest:

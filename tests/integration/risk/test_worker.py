@@ -5,14 +5,25 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+import uuid
+from typing import cast
 
 import pytest
 from confluent_kafka import KafkaError, Message, Producer
 
 from riskseal import __version__
-from riskseal.contract.events import Actor, Decision, Resource, Sensitivity
+from riskseal.contract.codec import EventCodec
+from riskseal.contract.events import (
+    AccessRequest,
+    Actor,
+    Decision,
+    Resource,
+    Sensitivity,
+    SourceStamp,
+)
 from riskseal.risk.deadletter import DeadLetterReason, read_deadletter_headers
 from riskseal.sdk import AuditClient
+from tests.integration.raw_headers import produce_with_raw_header_name
 from tests.integration.risk.conftest import (
     Decided,
     RiskWorld,
@@ -92,6 +103,45 @@ def test_undecodable_bytes_are_dead_lettered_with_coordinates_and_the_stream_con
         sent.partition(),
         sent.offset(),
     )
+
+
+def test_a_header_name_that_is_not_utf8_is_decided_and_does_not_stop_the_worker(
+    risk_world: RiskWorld,
+) -> None:
+    settings = risk_world.settings
+    worker = risk_world.worker("w1")
+    worker.wait_ready()
+    codec = EventCodec()
+    raw_ids = set()
+    for partition in range(settings.partitions_access):
+        request = AccessRequest(
+            event_id=str(uuid.uuid4()), time=int(time.time() * 1000),
+            source=SourceStamp("raw-producer", 1, partition),
+            actor=Actor(f"user-{partition}"), action="data.read", resource=Resource("doc", "d"),
+        )  # fmt: skip
+        raw_ids.add(request.event_id)
+        produce_with_raw_header_name(
+            settings, settings.topic_requests, partition=partition,
+            key=request.actor.uid.encode(), value=codec.encode_event(request),
+            name=b"bad\xffname",
+        )  # fmt: skip
+    garbage = produce_with_raw_header_name(
+        settings, settings.topic_requests,
+        partition=0, key=b"user-0", value=b"\xff not an event", name=b"bad\xffname",
+    )  # fmt: skip
+    risk_world.decisions(Decided(raw_ids), 60)
+    [dead] = risk_world.read(
+        settings.topic_deadletter, settings.partitions_deadletter, lambda m: len(m) >= 1, 30
+    )
+    assert dead.value() == b"\xff not an event"
+    headers = cast(list[tuple[str, bytes]], dead.headers())
+    assert headers[:2] == [("bad\\xffname", b"v"), ("good", b"g")]
+    _, source = read_deadletter_headers(headers)
+    assert (source.partition, source.offset) == (0, garbage)
+    with AuditClient(settings) as client:
+        decision = client.authorize(Actor("alice"), "data.read", Resource("doc", "e"), timeout=20)
+    assert decision.fallback is False, worker.log_tail(80)
+    assert worker.terminate() == 0, worker.log_tail()
 
 
 def test_two_workers_share_partitions_and_a_sigkill_loses_no_decision(

@@ -11,9 +11,11 @@ from riskseal.generator import GeneratorConfig, generate_events, resolve_scenari
 from riskseal.generator.publisher import client_sink
 from riskseal.s3client import s3_client_for
 from riskseal.sdk import AuditClient
+from riskseal.sealer.batch import UNREADABLE_HEADERS
 from riskseal.sealer.chain import find_head_seq
 from riskseal.sealer.keyring import latest_manifest
 from riskseal.sealer.service import Sealer
+from tests.integration.raw_headers import produce_with_raw_header_name
 from tests.integration.sealer.conftest import SealingWorld
 from tests.integration.sealer.invariant import check_chain
 
@@ -137,3 +139,35 @@ def test_generated_mixed_traffic_is_sealed_exactly_once(world: SealingWorld) -> 
     with world.running(sealer):
         wait_for(lambda: sealer.metrics.records >= len(produced))
     assert assert_sealed_exactly_once(world, sealer.cluster_id, produced) == len(produced)
+
+
+def test_a_header_name_that_is_not_utf8_is_sealed_flagged_and_the_chain_goes_on(
+    world: SealingWorld,
+) -> None:
+    before = world.produce(20)
+    raw_offset = produce_with_raw_header_name(
+        world.settings, world.settings.topic_requests,
+        partition=0, key=b"user-x", value=b"any value", name=b"bad\xffname",
+    )  # fmt: skip
+    after = world.produce(20)
+    sealer = world.sealer()
+    with world.running(sealer):
+        wait_for(lambda: sealer.metrics.records >= len(before) + 1 + len(after))
+    assert sealer.metrics.records == len(before) + 1 + len(after)
+    chain = ChainId(sealer.cluster_id, world.settings.topic_requests, 0)
+    head = find_head_seq(world.store, world.settings.s3_prefix, chain)
+    assert head is not None
+    sealed = [
+        record
+        for seq in range(head + 1)
+        for record in Block.from_bytes(
+            world.store.get(block_key(world.settings.s3_prefix, chain, seq)) or b""
+        ).records()
+    ]
+    assert [record.offset for record in sealed] == list(range(len(sealed)))
+    assert 0 < raw_offset < sealed[-1].offset, "the chain went on past the record"
+    raw = sealed[raw_offset]
+    assert (raw.key, raw.value, raw.headers) == (b"user-x", b"any value", ())
+    assert raw.flag is not None and raw.flag.endswith(
+        f"{UNREADABLE_HEADERS} (invalid start byte at byte 3 of a name)"
+    )

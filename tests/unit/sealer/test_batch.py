@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, Message
-from fastavro import parse_schema, schemaless_writer
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +16,13 @@ from riskseal.block import SEALED_RECORD_SCHEMA, SealedRecord
 from riskseal.contract import AccessRequest, Actor, EventCodec, Resource, SourceStamp
 from riskseal.contract.codec import HEADER_SIZE, MAGIC
 from riskseal.errors import ContractError
-from riskseal.sealer.batch import Batch, OffsetGap, RecordEncoder
+from riskseal.sealer.batch import (
+    UNREADABLE_HEADERS,
+    Batch,
+    OffsetGap,
+    RecordEncoder,
+    read_headers,
+)
 
 TOPIC, PARTITION = "access.requests", 3
 CODEC = EventCodec()
@@ -154,6 +160,87 @@ def test_a_riskseal_event_is_not_flagged_and_a_foreign_value_is() -> None:
     assert ENCODER.flag(b"{}") == reference_flag(b"{}") is not None
     assert ENCODER.flag(MAGIC + b"\x01" * 8) == reference_flag(MAGIC + b"\x01" * 8) is not None
     assert ENCODER.flag(None) == "no value (tombstone)"
+
+
+class _UnreadableHeaders(Message):
+    """A message whose headers librdkafka's Python client cannot give: a producer wrote a
+    header name that is not UTF-8, and ``headers()`` raises exactly this."""
+
+    def headers(self) -> Any:
+        raise UnicodeDecodeError("utf-8", b"bad\xffname", 3, 4, "invalid start byte")
+
+
+def unreadable_headers(offset: int, value: bytes | None = EVENT) -> Message:
+    return _UnreadableHeaders(
+        topic=TOPIC, partition=PARTITION, offset=offset, key=b"user-1", value=value,
+        timestamp=(1, 1_800_000_000_000),
+    )  # fmt: skip
+
+
+def decoded(data: bytes) -> SealedRecord:
+    record = schemaless_reader(io.BytesIO(data), _SCHEMA, None)
+    assert isinstance(record, dict)
+    return SealedRecord.from_record(record)
+
+
+def test_a_record_with_an_unreadable_header_name_is_sealed_without_headers_and_flagged() -> None:
+    batch = new_batch(next_offset=100)
+    fill_all(batch, [message(100), unreadable_headers(101), message(102)])
+    taken = batch.take()
+    assert (taken.first_offset, taken.last_offset, taken.flagged) == (100, 102, 1)
+    assert taken.records[0] == expected_bytes(message(100))
+    assert taken.records[2] == expected_bytes(message(102))
+    record = decoded(taken.records[1])
+    assert (record.offset, record.key, record.value, record.headers) == (101, b"user-1", EVENT, ())
+    assert record.flag == f"{UNREADABLE_HEADERS} (invalid start byte at byte 3 of a name)"
+
+
+def test_an_unreadable_header_name_is_added_to_the_values_own_flag() -> None:
+    message = unreadable_headers(7, value=b"{}")
+    record = decoded(ENCODER.encode(message, read_headers(message)).data)
+    own = reference_flag(b"{}")
+    assert own is not None and record.flag is not None and record.value == b"{}"
+    assert record.flag.startswith(f"{own}; {UNREADABLE_HEADERS}")
+
+
+class _PendingDecodeError(Message):
+    """What confluent-kafka's ``headers()`` gives through a checked C call: a result with
+    the decoding error still pending, which CPython turns into a SystemError caused by it."""
+
+    def headers(self) -> Any:
+        cause = UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+        raise SystemError("returned a result with an exception set") from cause
+
+
+class _OtherSystemError(Message):
+    def headers(self) -> Any:
+        raise SystemError("something else")
+
+
+def test_read_headers_takes_the_decoding_error_out_of_a_system_error_and_nothing_else() -> None:
+    pending = _PendingDecodeError(topic=TOPIC, partition=PARTITION, offset=1, value=b"v")
+    error = read_headers(pending)
+    assert isinstance(error, UnicodeDecodeError) and error.reason == "invalid start byte"
+    with pytest.raises(SystemError, match="something else"):
+        read_headers(_OtherSystemError(topic=TOPIC, partition=PARTITION, offset=1, value=b"v"))
+    assert read_headers(message(5, headers=[("h", b"v")])) == [("h", b"v")]
+
+
+def test_headers_are_not_read_for_a_record_that_is_skipped_or_after_a_gap() -> None:
+    class Counting(Message):
+        reads = 0
+
+        def headers(self) -> Any:
+            Counting.reads += 1
+            return None
+
+    def counting(offset: int) -> Message:
+        return Counting(topic=TOPIC, partition=PARTITION, offset=offset, key=b"k", value=EVENT,
+                        timestamp=(1, 1_800_000_000_000))  # fmt: skip
+
+    batch = new_batch(next_offset=100)
+    assert batch.fill([counting(99), counting(100), counting(105)], 0) == 2
+    assert batch.gap == OffsetGap(101, 105) and Counting.reads == 1
 
 
 def test_redelivered_records_below_the_next_offset_are_skipped() -> None:
