@@ -72,6 +72,9 @@ BATCH_MAX_EVENTS = 500
 """Most records an agent takes at once (``noack_take`` / ``take_events``)."""
 BATCH_WITHIN_S = 0.002
 """Longest an agent waits for a batch to fill: what batching may add to a decision's latency."""
+RESEND_FIRST_DELAY_S = 0.5
+RESEND_MAX_DELAY_S = 10.0
+"""First and longest wait between two tries to send what a batch of the per-IP lane left."""
 COMMITTED_USERS_MAX = 65_536
 """Users whose committed decisions are remembered until their next step (oldest dropped)."""
 
@@ -363,6 +366,22 @@ class RiskProcessor:
         )
         await self._send_outbox()
 
+    async def send_outbox_until_sent(self) -> None:
+        """Send the outbox again and again, waiting longer each time (from
+        :data:`RESEND_FIRST_DELAY_S` up to :data:`RESEND_MAX_DELAY_S`), until it is empty:
+        for a batch that cannot be handled again (the per-IP lane, whose records Faust acks
+        when the next batch is taken)."""
+        delay = RESEND_FIRST_DELAY_S
+        while True:
+            try:
+                await self._send_outbox()
+            except Exception:
+                log.exception("sending outputs failed; trying again in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(RESEND_MAX_DELAY_S, 2 * delay)
+            else:
+                return
+
     async def _send_outbox(self) -> None:
         """Send the outputs waiting in the outbox, oldest first.
 
@@ -510,7 +529,14 @@ def register_agents(
     @app.agent(topics.ip_failures, name="riskseal.risk.ip_failures")
     async def ip_failures(stream: StreamT[bytes]) -> None:
         async for events in _batches(stream):
-            await processor.on_ip_failures(events)
+            try:
+                await processor.on_ip_failures(events)
+            except Exception:
+                # Its events are in the IP states and its outputs in the outbox: send them
+                # before the next batch is taken (that acks this one), never crash the agent
+                # (it would drop the records it had taken).
+                log.exception("sending the outputs of a batch of failed sign-ins failed")
+                await processor.send_outbox_until_sent()
 
     async def reload() -> None:
         processor.reload()

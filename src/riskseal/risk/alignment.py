@@ -20,10 +20,21 @@ partition
 * has kept it waiting :data:`ALIGN_MAX_WAIT_S`: a stalled partition delays the other by that
   much at most, after which the record goes on as it would without alignment.
 
-A record without an order key (one the intake refuses) is due at once: it touches no state.
-The records of a lane's partition keep their offset order, and a record counts as held
-until its handling is over, so the other lane never overtakes a record being handled.
-Records are acked once handled, so offsets are never committed past a held record.
+While the consumer group rebalances, every held record is due. Faust then stops fetching,
+clears what the agents had not taken, and waits until every record taken is acked before
+it gives partitions up: a record waiting for the other lane would wait its longest, and a
+wait longer than the group's rebalance timeout (the session timeout here; 6 s in the local
+profile) gets the worker dropped from the group while it still handles those partitions.
+
+A record without an order key (one the intake refuses) touches no state, so it waits for
+nothing of the other lane, but it stays behind the records of its own partition taken before
+it: it is due once nothing before it is held. The records of a lane's partition keep their
+offset order, and a record counts as held until its handling is over, so the other lane
+never overtakes a record being handled. Records are acked once handled, in offset order
+within a lane's partition, so offsets are never committed past a held record. (A refused
+record used to be handled at once: acked ahead of a held record of its partition, it let
+Faust commit past that record, and a dead-letter send that failed for it crashed the agent
+with the records it had taken.)
 
 :class:`Alignment` is the bookkeeping, pure; :class:`Merger` runs it.
 """
@@ -33,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import itertools
 import logging
 import time
 from collections import deque
@@ -105,11 +117,15 @@ class LogPositions(Protocol):
     def start_offset(self, lane: Lane, partition: int) -> int | None:
         """Where reading the partition started (its committed offset); None when unknown."""
 
+    def rebalancing(self) -> bool:
+        """Whether the consumer group is rebalancing: every held record goes at once."""
+
 
 @dataclass(slots=True)
 class _Waiting(Generic[Item]):
     arrival: Arrival[Item]
-    key: OrderKey
+    key: OrderKey | None
+    """None: refused by the intake; due once nothing before it in its partition is held."""
     index: int
     """Order of taking (across batches): due records are handed back in that order."""
 
@@ -136,21 +152,14 @@ class Alignment(Generic[Item]):
         self._stalled: dict[Lane, dict[int, float]] = {lane: {} for lane in Lane}
         """Since when each lane's partition waits for a stalled partition of the other."""
 
-    def take(self, lane: Lane, arrivals: Sequence[Arrival[Item]]) -> list[Item]:
-        """Hold ``arrivals`` (one batch of ``lane``, in offset order per partition); returns
-        the items due at once (no order key)."""
-        immediate: list[Item] = []
+    def take(self, lane: Lane, arrivals: Sequence[Arrival[Item]]) -> None:
+        """Hold ``arrivals`` (one batch of ``lane``, in offset order per partition)."""
         held, next_offset = self._held[lane], self._next_offset[lane]
         for index, arrival in enumerate(arrivals, self._taken):
             partition = arrival.partition
             next_offset[partition] = max(next_offset.get(partition, 0), arrival.offset + 1)
-            if arrival.key is None:
-                immediate.append(arrival.item)
-            else:
-                waiting = _Waiting(arrival, arrival.key, index)
-                held.setdefault(partition, deque()).append(waiting)
+            held.setdefault(partition, deque()).append(_Waiting(arrival, arrival.key, index))
         self._taken += len(arrivals)
-        return immediate
 
     def held(self, lane: Lane) -> int:
         """How many records ``lane`` holds (handed out in the current run included)."""
@@ -186,6 +195,11 @@ class Alignment(Generic[Item]):
     def _due(self, lane: Lane, now: float) -> list[_Waiting[Item]]:
         """The held records of ``lane`` that are due now, in the order taken."""
         ready: list[_Waiting[Item]] = []
+        if self._positions.rebalancing():
+            for waiting in self._held[lane].values():
+                ready += waiting
+            ready.sort(key=lambda entry: entry.index)
+            return ready
         for partition, waiting in self._held[lane].items():
             if not waiting:
                 continue
@@ -193,6 +207,7 @@ class Alignment(Generic[Item]):
             if bound is _Unbounded.NONE:
                 since = self._stalled[lane].setdefault(partition, now)
                 if now - since < self._max_wait_s:
+                    ready += itertools.takewhile(_refused, waiting)
                     continue
                 # Waited out: as if there were no other lane, until it shows signs of life.
                 ready += waiting
@@ -200,7 +215,7 @@ class Alignment(Generic[Item]):
                 continue
             self._stalled[lane].pop(partition, None)
             for entry in waiting:
-                if not _before(entry.key, bound, lane):
+                if entry.key is not None and not _before(entry.key, bound, lane):
                     break
                 ready.append(entry)
         ready.sort(key=lambda entry: entry.index)
@@ -213,11 +228,12 @@ class Alignment(Generic[Item]):
             self._next_offset[lane].pop(partition, None)
 
     def _bound(self, lane: Lane, partition: int) -> OrderKey | _Unbounded:
-        """What ``lane``'s partition lets through: keys before its first held record's; all
-        keys once it is caught up; none while it has records to take."""
-        waiting = self._held[lane].get(partition)
-        if waiting:
-            return waiting[0].key
+        """What ``lane``'s partition lets through: keys before its first held record's (refused
+        records order nothing); all keys once it is caught up; none while it has records to
+        take."""
+        for entry in self._held[lane].get(partition, ()):
+            if entry.key is not None:
+                return entry.key
         return _Unbounded.ALL if self._caught_up(lane, partition) else _Unbounded.NONE
 
     def _caught_up(self, lane: Lane, partition: int) -> bool:
@@ -242,6 +258,10 @@ class Alignment(Generic[Item]):
             highwater = self._positions.highwater(lane, partition)
             if highwater is not None:
                 self._next_offset[lane][partition] = highwater
+
+
+def _refused(entry: _Waiting[Item]) -> bool:
+    return entry.key is None
 
 
 class _Unbounded(enum.Enum):
@@ -297,13 +317,10 @@ class Merger(Generic[Item]):
         self._handler = handler
 
     async def take(self, lane: Lane, arrivals: Sequence[Arrival[Item]]) -> None:
-        """Hold a batch of ``lane`` for the merge; records without an order key are handled
-        at once, and so is one run of what the batch made due (on live traffic, usually the
-        whole batch) unless a run is in hand already; the merge task does the rest. Returns
-        when the lane has room for another batch."""
-        immediate = self.alignment.take(lane, arrivals)
-        if immediate:
-            await self._handle([(lane, item) for item in immediate])
+        """Hold a batch of ``lane`` for the merge, and handle one run of what it made due
+        (on live traffic, usually the whole batch) unless a run is in hand already; the
+        merge task does the rest. Returns when the lane has room for another batch."""
+        self.alignment.take(lane, arrivals)
         try:
             await self._one_run()
         except Exception:  # a failed send: the run stays held, the merge task retries it

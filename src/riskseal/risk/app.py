@@ -187,6 +187,11 @@ class ConsumerPositions:
         committed: Mapping[TP, int | None] = getattr(self._app.consumer, "_committed_offset", {})
         return committed.get(self._tp(lane, partition))
 
+    def rebalancing(self) -> bool:
+        """Whether Faust is rebalancing (from the group's first revocation to the end of
+        the table recovery that follows the assignment)."""
+        return bool(self._app.rebalancing)
+
     def _tp(self, lane: Lane, partition: int) -> TP:
         return TP(self._topics[lane], partition)
 

@@ -117,6 +117,9 @@ class _NothingUnread:
     def start_offset(self, lane: Lane, partition: int) -> int | None:
         return 0
 
+    def rebalancing(self) -> bool:
+        return False
+
 
 def make_harness(engine: Any = None) -> Harness:
     """A fresh app (memory store) with the real engine unless ``engine`` is given."""

@@ -6,13 +6,16 @@ import asyncio
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
+from unittest.mock import patch
 
 import pytest
+from faust.types import TopicT
 
 from riskseal.contract.codec import MAGIC
 from riskseal.contract.events import AccessRequest, Decision
 from riskseal.contract.schemas_set import EventType
+from riskseal.risk import agents as agents_module
 from riskseal.risk.deadletter import (
     HEADER_DETAIL,
     HEADER_OFFSET,
@@ -29,6 +32,7 @@ from tests.unit.risk.faust_harness import (
     CODEC,
     T0,
     Harness,
+    RecordingTopic,
     failed_login,
     make_harness,
     request,
@@ -304,5 +308,37 @@ def test_the_app_declares_three_agents_and_the_reload_timer() -> None:
         app: Any = harness.processor.tables.users.app
         [timer] = [task for task in app._app_tasks if "reload" in repr(task)] or [None]
         assert timer is not None
+
+    run(body)
+
+
+def test_a_failed_send_of_the_ip_lane_is_sent_again_and_the_agent_goes_on() -> None:
+    class FailingTwice(RecordingTopic):
+        failures = 2
+
+        async def send(self, **kwargs: Any) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise RuntimeError("send failed")
+            await super().send(**kwargs)
+
+    async def body() -> None:
+        harness = make_harness()
+        failing = FailingTwice("alerts")
+        harness.processor.topics = replace(harness.processor.topics, alerts=cast(TopicT, failing))
+        spray_users = harness.processor.engine.rules.alerts.spray_users_10m
+        with patch.multiple(agents_module, RESEND_FIRST_DELAY_S=0.01):
+            async with running(harness.agents["ip_failures"]) as agent:
+                for i in range(spray_users + 1):
+                    action = failed_login(f"user-{i}", "198.51.100.9", T0 + i * 1_000)
+                    await agent.put(CODEC.encode_event(action), key=b"198.51.100.9")
+                [alert] = await failing.wait_for(1)
+                later = failed_login("other", "192.0.2.44", T0)
+                await agent.put(CODEC.encode_event(later), key=b"192.0.2.44")
+                async with asyncio.timeout(5):
+                    while b"192.0.2.44" not in harness.written().ips:
+                        await asyncio.sleep(0.01)
+        assert failing.failures == 0
+        assert "Password spray" in decoded(alert.value).title
 
     run(body)

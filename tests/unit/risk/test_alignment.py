@@ -24,12 +24,16 @@ class Positions:
 
     highwaters: dict[tuple[Lane, int], int] = field(default_factory=dict)
     starts: dict[tuple[Lane, int], int] = field(default_factory=dict)
+    rebalance: bool = False
 
     def highwater(self, lane: Lane, partition: int) -> int | None:
         return self.highwaters.get((lane, partition))
 
     def start_offset(self, lane: Lane, partition: int) -> int | None:
         return self.starts.get((lane, partition))
+
+    def rebalancing(self) -> bool:
+        return self.rebalance
 
 
 def key(time: int, seq: int = 0) -> OrderKey:
@@ -38,6 +42,10 @@ def key(time: int, seq: int = 0) -> OrderKey:
 
 def arrival(name: str, time: int, offset: int, partition: int = 0) -> Arrival[str]:
     return Arrival(name, partition, offset, key(time))
+
+
+def refused(name: str, offset: int, partition: int = 0) -> Arrival[str]:
+    return Arrival(name, partition, offset, None)
 
 
 def items(arrivals: list[Arrival[str]]) -> list[str]:
@@ -126,6 +134,18 @@ def test_an_empty_partition_never_fetched_past_zero_is_caught_up() -> None:
     assert run(alignment) == ["r1"]
 
 
+def test_during_a_rebalance_every_held_record_is_due_in_the_order_taken() -> None:
+    positions = all_read((REQ, 0, 3), (ACT, 0, 1), (REQ, 1, 1), (ACT, 1, 1))
+    alignment: Alignment[str] = Alignment(positions)
+    alignment.take(REQ, [arrival("r50", 50, 0), arrival("r60", 60, 1), arrival("p9", 9, 0, 1)])
+    alignment.take(ACT, [arrival("a70", 70, 0)])
+    # p9 waits for partition 1 of actions, a70 for the third request of partition 0
+    assert run(alignment) == ["r50", "r60"]
+    positions.rebalance = True
+    assert run(alignment) == ["p9", "a70"]
+    assert alignment.held(REQ) == alignment.held(ACT) == 0
+
+
 def test_a_stalled_partition_holds_the_other_lane_at_most_max_wait() -> None:
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 5)), max_wait_s=2.0)
     alignment.take(REQ, [arrival("r1", 1, 0)])
@@ -192,18 +212,36 @@ def test_a_lane_keeps_its_offset_order_whatever_the_times() -> None:
     assert run(alignment) == ["a20", "r50", "r5"]  # r5 stays behind r50
 
 
-def test_records_without_an_order_key_are_due_at_once() -> None:
-    alignment: Alignment[str] = Alignment(Positions())
-    refused = Arrival("bad", 0, 0, None)
-    assert alignment.take(REQ, [refused, arrival("r1", 1, 1)]) == ["bad"]
+def test_a_refused_record_in_front_is_due_while_the_other_lane_stalls() -> None:
+    alignment: Alignment[str] = Alignment(Positions())  # nothing known: the other lane stalls
+    alignment.take(REQ, [refused("bad", 0), arrival("r1", 1, 1)])
+    assert run(alignment) == ["bad"]
     assert alignment.held(REQ) == 1
+
+
+def test_a_refused_record_stays_behind_the_held_records_of_its_partition() -> None:
+    # Handling it first would ack its offset above a held one (Faust may then commit past
+    # the held record).
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, 3), (ACT, 0, 1)))
+    alignment.take(REQ, [arrival("r50", 50, 0), refused("bad", 1), arrival("r60", 60, 2)])
+    assert run(alignment) == []  # actions has a record still to take
+    alignment.take(ACT, [arrival("a55", 55, 0)])
+    assert run(alignment) == ["r50", "bad", "a55", "r60"]
+
+
+def test_a_refused_record_in_front_of_the_other_lane_orders_nothing() -> None:
+    alignment: Alignment[str] = Alignment(all_read((REQ, 0, 1), (ACT, 0, 2)))
+    alignment.take(ACT, [refused("bad", 0), arrival("a30", 30, 1)])
+    alignment.take(REQ, [arrival("r10", 10, 0)])
+    assert run(alignment) == ["r10", "bad", "a30"]  # r10 waits on a30's time, not on "bad"
 
 
 @pytest.mark.parametrize("revoked", [False, True])
 def test_forgetting_a_revoked_partition_drops_what_the_lane_took_from_it(revoked: bool) -> None:
     positions = Positions(highwaters={(ACT, 0): 2}, starts={(ACT, 0): 0})
     alignment: Alignment[str] = Alignment(positions)
-    alignment.take(ACT, [Arrival("a1", 0, 0, None), Arrival("a2", 0, 1, None)])
+    alignment.take(ACT, [refused("a1", 0), refused("a2", 1)])
+    assert run(alignment) == ["a1", "a2"]
     alignment.take(REQ, [arrival("r9", 9, 0)])
     if revoked:
         alignment.forget(ACT, [0])  # back to its committed offset 0: nothing taken since
@@ -211,44 +249,62 @@ def test_forgetting_a_revoked_partition_drops_what_the_lane_took_from_it(revoked
 
 
 @st.composite
-def _lanes(draw: st.DrawFn) -> tuple[list[int], list[int], list[tuple[Lane, int]]]:
-    """Two sorted lists of event times and an interleaving of batches taken from them."""
+def _lanes(
+    draw: st.DrawFn,
+) -> tuple[list[int | None], list[int | None], list[tuple[Lane, int]]]:
+    """Two lists of event times, sorted, with refused records (None) anywhere in them, and an
+    interleaving of batches taken from them."""
     times = st.lists(st.integers(0, 50), max_size=25).map(sorted)
-    requests, actions = draw(times), draw(times)
+    lanes: list[list[int | None]] = []
+    for _ in Lane:
+        lane: list[int | None] = list(draw(times))
+        for position in draw(st.lists(st.integers(0, len(lane)), max_size=4)):
+            lane.insert(position, None)
+        lanes.append(lane)
+    requests, actions = lanes
     steps: list[tuple[Lane, int]] = []
     left = {REQ: len(requests), ACT: len(actions)}
     while any(left.values()):
-        lane = draw(st.sampled_from([lane for lane in Lane if left[lane]]))
-        size = draw(st.integers(1, left[lane]))
-        steps.append((lane, size))
-        left[lane] -= size
+        lane_drawn = draw(st.sampled_from([lane for lane in Lane if left[lane]]))
+        size = draw(st.integers(1, left[lane_drawn]))
+        steps.append((lane_drawn, size))
+        left[lane_drawn] -= size
     return requests, actions, steps
 
 
 @settings(max_examples=300, deadline=None)
 @given(_lanes())
 def test_any_interleaving_of_batches_gives_the_event_time_order(
-    case: tuple[list[int], list[int], list[tuple[Lane, int]]],
+    case: tuple[list[int | None], list[int | None], list[tuple[Lane, int]]],
 ) -> None:
     requests, actions, steps = case
-    records = {
-        REQ: [Arrival(f"r{i}", 0, i, key(t, 2 * i)) for i, t in enumerate(requests)],
-        ACT: [Arrival(f"a{i}", 0, i, key(t, 2 * i + 1)) for i, t in enumerate(actions)],
-    }
+
+    def lane_records(name: str, times: list[int | None], parity: int) -> list[Arrival[str]]:
+        return [
+            Arrival(f"{name}{i}", 0, i, None if t is None else key(t, 2 * i + parity))
+            for i, t in enumerate(times)
+        ]
+
+    records = {REQ: lane_records("r", requests, 0), ACT: lane_records("a", actions, 1)}
     alignment: Alignment[str] = Alignment(all_read((REQ, 0, len(requests)), (ACT, 0, len(actions))))
     taken = {REQ: 0, ACT: 0}
-    handled: list[Arrival[str]] = []
+    handled: list[tuple[Lane, Arrival[str]]] = []
 
     def drain() -> None:
-        handled.extend(arrival for _, arrival in alignment.next_run(0, 10_000))
+        handled.extend(alignment.next_run(0, 10_000))
         alignment.done()
 
     for lane, size in steps:
         alignment.take(lane, records[lane][taken[lane] : taken[lane] + size])
         taken[lane] += size
         drain()
-    expected = sorted(records[REQ] + records[ACT], key=lambda a: a.key or key(0))
-    assert [a.item for a in handled] == [a.item for a in expected]
+    keyed = sorted(
+        (a for lane in Lane for a in records[lane] if a.key is not None),
+        key=lambda a: a.key or key(0),
+    )
+    assert [a.item for _, a in handled if a.key is not None] == [a.item for a in keyed]
+    for lane in Lane:  # every record once, each lane in offset order (refused ones too)
+        assert [a.offset for h, a in handled if h is lane] == list(range(len(records[lane])))
 
 
 # --- Merger -----------------------------------------------------------------------------
@@ -280,7 +336,20 @@ def test_the_merger_hands_over_due_records_of_both_lanes_in_one_run() -> None:
         await merger.drain()
 
     asyncio.run(scenario())
-    assert recorder.runs == [[(ACT, "bad")], [(REQ, "r1"), (ACT, "a5"), (REQ, "r9")]]
+    assert recorder.runs == [[(REQ, "r1"), (ACT, "a5"), (ACT, "bad"), (REQ, "r9")]]
+
+
+def test_a_failed_run_of_a_refused_record_stays_held_and_the_agent_goes_on() -> None:
+    recorder = Recorder(failures=1)  # say, the dead-letter send times out
+
+    async def scenario() -> None:
+        merger = _merger(all_read((REQ, 0, 1), (ACT, 0, 0)), recorder)
+        await merger.take(REQ, [refused("bad", 0)])  # logged, not raised: the agent goes on
+        assert merger.alignment.held(REQ) == 1 and recorder.runs == []
+        await merger.drain()
+
+    asyncio.run(scenario())
+    assert recorder.runs == [[(REQ, "bad")]]
 
 
 def test_a_failed_run_stays_held_and_the_next_drain_hands_it_over_again() -> None:
@@ -347,5 +416,6 @@ def test_a_lane_holding_its_limit_waits_for_room_before_taking_more() -> None:
 
 def test_a_merger_without_a_handler_says_so() -> None:
     merger: Merger[str] = Merger(Positions())
+    merger.alignment.take(REQ, [refused("bad", 0)])
     with pytest.raises(RuntimeError, match=r"Merger\.handle"):
-        asyncio.run(merger.take(REQ, [Arrival("bad", 0, 0, None)]))
+        asyncio.run(merger.drain())

@@ -196,6 +196,7 @@ class _Consumer:
 class _App:
     def __init__(self, consumer: object) -> None:
         self.consumer = consumer
+        self.rebalancing = False
 
 
 LANES = {Lane.REQUESTS: "access.requests", Lane.ACTIONS: "access.actions"}
@@ -211,6 +212,14 @@ def test_consumer_positions_read_each_lanes_topic_partition() -> None:
     assert positions.highwater(Lane.REQUESTS, 2) is None  # not fetched yet
     assert positions.start_offset(Lane.ACTIONS, 2) == 17
     assert positions.start_offset(Lane.REQUESTS, 2) is None
+
+
+def test_consumer_positions_say_when_the_app_rebalances() -> None:
+    app = _App(_Consumer({}, {}))
+    positions = ConsumerPositions(cast(faust.App, app), LANES)
+    assert positions.rebalancing() is False
+    app.rebalancing = True
+    assert positions.rebalancing() is True
 
 
 def test_consumer_positions_know_nothing_of_partitions_not_assigned_or_a_stopped_consumer() -> None:
