@@ -71,21 +71,31 @@ class VerifierKey:
 
     @classmethod
     def from_vkey(cls, text: str) -> VerifierKey:
-        """Parse a vkey; IntegrityError when it is malformed or its hash does not match."""
+        """Parse a vkey; IntegrityError when it is malformed or its hash does not match.
+
+        Errors quote at most the start of ``text``'s first line: what was given instead of
+        a vkey may be a private key file.
+        """
+        if "PRIVATE KEY" in text:
+            raise SignatureError(
+                "this is a private key, not a vkey: give the public key, as "
+                "`riskseal keys export-public` prints it, and keep the private key secret"
+            )
+        shown = _start_of(text)
         parts = text.strip().split("+", 2)
         if len(parts) != 3:
-            raise SignatureError(f"malformed vkey {text!r}: want name+hash+key")
+            raise SignatureError(f"malformed vkey {shown}: want name+hash+key")
         name, hash_hex, encoded = parts
         try:
             raw = base64.b64decode(encoded, validate=True)
             claimed = int(hash_hex, 16)
         except ValueError as exc:
-            raise SignatureError(f"malformed vkey {text!r}: {exc}") from None
+            raise SignatureError(f"malformed vkey {shown}: {exc}") from None
         if len(hash_hex) != 8 or len(raw) != 33 or raw[0] != ED25519_ALGORITHM:
-            raise SignatureError(f"vkey {text!r} is not an Ed25519 key")
+            raise SignatureError(f"vkey {shown} is not an Ed25519 key")
         key = cls(name, raw[1:])
         if key.hash != claimed:
-            raise SignatureError(f"vkey {text!r}: key hash does not match the key")
+            raise SignatureError(f"vkey {shown}: key hash does not match the key")
         return key
 
     def verify(self, message: bytes, signature: bytes) -> None:
@@ -94,6 +104,17 @@ class VerifierKey:
             Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
         except InvalidSignature:
             raise SignatureError(f"signature by {self.key_id} does not verify") from None
+
+
+_SHOWN_CHARS = 40
+
+
+def _start_of(text: str) -> str:
+    """The first characters of ``text``'s first line, quoted, for an error message."""
+    lines = text.strip().splitlines() or [""]
+    line = lines[0]
+    more = len(line) > _SHOWN_CHARS or len(lines) > 1
+    return repr(line[:_SHOWN_CHARS]) + (" (cut)" if more else "")
 
 
 class Signer(Protocol):
@@ -158,6 +179,11 @@ class FileSigner:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             raise ConfigError(f"{path} already exists; refusing to overwrite a key") from None
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create {path}: {exc.strerror}; give a path in an existing folder "
+                "you can write to"
+            ) from None
         with os.fdopen(fd, "wb") as handle:
             handle.write(header + pem)
 

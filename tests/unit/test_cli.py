@@ -12,6 +12,7 @@ from rich.text import Text
 
 import riskseal.cli
 from riskseal.cli import app, main
+from riskseal.keys import FileSigner
 
 
 def _leaf_commands() -> list[list[str]]:
@@ -97,6 +98,33 @@ def test_missing_trust_file_is_exit_2_naming_it(
     assert len(err) == 1
     assert err[0].startswith(f"error: cannot read --trust file {missing}: No such file or dir")
     assert "give --trust the file holding the sealer's public key" in err[0]
+
+
+def test_a_private_key_given_as_trust_file_is_refused_without_printing_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    private = tmp_path / "sealer.key"
+    FileSigner.generate("test").save(private)
+    secret_line = private.read_text().splitlines()[1]
+    for command in (
+        ["verify-proof", str(tmp_path / "p.json")],
+        ["verify", "--local", str(tmp_path)],
+    ):
+        assert main([*command, "--trust", str(private)]) == 2
+        captured = capsys.readouterr()
+        assert secret_line not in captured.err + captured.out
+        assert "PRIVATE KEY" not in captured.err.replace("this is a private key", "")
+        assert "this is a private key, not a vkey" in captured.err
+
+
+def test_a_long_trust_file_is_quoted_by_its_start_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trust = tmp_path / "events.jsonl"
+    trust.write_text(("x" * 60 + "\n") * 1000)
+    assert main(["verify-proof", str(tmp_path / "p.json"), "--trust", str(trust)]) == 2
+    err = capsys.readouterr().err
+    assert f"malformed vkey '{'x' * 40}' (cut)" in err and "x" * 41 not in err
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,9 @@
 
 Built on :func:`riskseal.audit.export.export_rows`, so every block is verified exactly as
 ``riskseal verify`` does before any of its events is used, and a block that fails stops the
-replay with its finding. Requests and actions come back in event-time order, which is the
-order a worker consuming both topics sees when each user's events reach Kafka in time
-order. Events of the same millisecond keep the order their producer gave them: its source
-stamp's sequence number.
+replay with its finding. Requests and actions come back in the order a worker that fetched
+both topics merges them (:func:`riskseal.risk.replay.in_merge_order`): per partition, each
+topic in offset order, the two merged by event time and source stamp.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from riskseal.audit.export import ExportFilter, export_rows
 from riskseal.audit.verify import Verifier
 from riskseal.contract.events import AccessAction, AccessRequest, Decision
 from riskseal.contract.schemas_set import EventType
+from riskseal.risk.replay import in_merge_order
 
 Event = AccessRequest | AccessAction
 
@@ -27,7 +27,7 @@ class SealedStream:
     """What the trail holds for a replay."""
 
     events: list[Event]
-    """Requests and actions, in event-time order."""
+    """Requests and actions, in a worker's merge order."""
     decisions: list[Decision]
     """Sealed decisions, in sealed order."""
     undecodable: int
@@ -36,7 +36,7 @@ class SealedStream:
 
 def read_sealed_stream(verifier: Verifier) -> SealedStream:
     """Every request, action and decision of the verified blocks ``verifier`` walks."""
-    activity: list[tuple[tuple[int, str, int, int], Event]] = []
+    lanes: dict[int, tuple[list[tuple[int, Event]], list[tuple[int, Event]]]] = {}
     decisions: list[Decision] = []
     undecodable = 0
     for row in export_rows(verifier, ExportFilter()):
@@ -45,15 +45,19 @@ def read_sealed_stream(verifier: Verifier) -> SealedStream:
             continue
         record: Mapping[str, Any] = row.event
         if row.event_type == EventType.ACCESS_REQUEST.value:
-            activity.append(_ordered(AccessRequest.from_record(record)))
+            lane = lanes.setdefault(row.partition, ([], []))[0]
+            lane.append((row.offset, AccessRequest.from_record(record)))
         elif row.event_type == EventType.ACCESS_ACTION.value:
-            activity.append(_ordered(AccessAction.from_record(record)))
+            lane = lanes.setdefault(row.partition, ([], []))[1]
+            lane.append((row.offset, AccessAction.from_record(record)))
         elif row.event_type == EventType.DECISION.value:
             decisions.append(Decision.from_record(record))
-    activity.sort(key=lambda item: item[0])
-    return SealedStream([event for _, event in activity], decisions, undecodable)
+    in_offset_order = {
+        partition: (_by_offset(requests), _by_offset(actions))
+        for partition, (requests, actions) in lanes.items()
+    }
+    return SealedStream(in_merge_order(in_offset_order), decisions, undecodable)
 
 
-def _ordered(event: Event) -> tuple[tuple[int, str, int, int], Event]:
-    source = event.source
-    return (event.time, source.source_id, source.epoch, source.seq), event
+def _by_offset(records: list[tuple[int, Event]]) -> list[Event]:
+    return [event for _, event in sorted(records, key=lambda record: record[0])]

@@ -30,6 +30,7 @@ from riskseal.contract.events import Alert, Decision
 from riskseal.errors import ConfigError, ExportStoppedError
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.replay import (
+    Event,
     Replayer,
     decision_document,
     diff_decisions,
@@ -92,9 +93,10 @@ def replay(
     order: Annotated[
         str,
         typer.Option(
-            help="For --events: `input`, the file's order (what a worker consuming it would "
-            "see), or `time`, sorted as a worker merges them (event time, then source and "
-            "seq). The trail is always replayed in time order."
+            help="For --events: `input`, the file's order, or `time`, sorted by event time "
+            "(then source and seq; a worker's order while each topic holds its events in "
+            "time order). The trail is replayed as a worker merges it: each topic in offset "
+            "order, the two by event time."
         ),
     ] = "input",
     rules_dir: Annotated[
@@ -130,9 +132,12 @@ def replay(
     settings = state(ctx).settings(risk_rules_dir=rules_dir, risk_policies_dir=policies_dir)
     engine = RiskEngine.load(settings, source_id=REPLAY_SOURCE)
     window = (_bound(from_, is_end=False), _bound(to, is_end=True))
+    if window[0] is not None and window[1] is not None and window[0] > window[1]:
+        err.print(f"error: --from {from_} is after --to {to}; give the earlier time first")
+        raise typer.Exit(EXIT_ERROR)
     try:
         if events is not None:
-            recorded = [event for _, event in read_event_lines(events)]
+            recorded = _read_events(events)
             if order == "time":
                 recorded = in_event_time_order(recorded)
             wanted = _read_decisions(expected) if expected is not None else None
@@ -167,6 +172,12 @@ def replay(
     if wanted is None:
         return
     wanted = [d for d in wanted if _inside(d.time, window)]
+    if not wanted:
+        err.print(
+            "FAIL: nothing to compare: no expected decision lies in the window "
+            "(check --from/--to and the expected decisions)"
+        )
+        raise typer.Exit(EXIT_FAILED)
     diffs = diff_decisions(wanted, [d for d in decisions if _inside(d.time, window)])
     if not diffs:
         err.print(f"OK: all {len(wanted)} expected decisions reproduced exactly")
@@ -175,7 +186,11 @@ def replay(
         err.print(f"DIFF: {diff.describe()}", markup=False)
     if len(diffs) > MAX_DIFFS_SHOWN:
         err.print(f"... and {len(diffs) - MAX_DIFFS_SHOWN} more")
-    err.print(f"FAIL: {len(diffs)} of {len(wanted)} decisions differ")
+    extra = sum(diff.expected is None for diff in diffs)
+    err.print(
+        f"FAIL: {len(diffs) - extra} of {len(wanted)} expected decisions differ or are "
+        f"missing; {extra} more made by the replay alone"
+    )
     raise typer.Exit(EXIT_FAILED)
 
 
@@ -209,10 +224,30 @@ def _inside(time_ms: int, window: tuple[int | None, int | None]) -> bool:
     return (low is None or time_ms >= low) and (high is None or time_ms <= high)
 
 
+def _read_events(path: Path) -> list[Event]:
+    try:
+        return [event for _, event in read_event_lines(path)]
+    except OSError as exc:
+        raise ConfigError(f"cannot read --events {path}: {exc.strerror or exc}") from None
+
+
 def _read_decisions(path: Path) -> list[Decision]:
+    try:
+        return _decision_lines(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read --expected {path}: {exc.strerror or exc}") from None
+
+
+def _decision_lines(path: Path) -> list[Decision]:
     decisions = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"{path}:{number}: not valid UTF-8 at byte {exc.start}: {exc.reason}"
+                ) from None
             if not line.strip():
                 continue
             try:

@@ -12,10 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from riskseal.contract.validation import MAX_TIMESTAMP_MS
 from riskseal.errors import ConfigError
 from riskseal.generator.model import NORMAL, AttackKind
 
 DAY_MS = 86_400_000
+MAX_SIM_DAYS = 3_660
 DEFAULT_START = datetime(2025, 1, 6, tzinfo=UTC)
 """Monday 2025-01-06 00:00 UTC: the default start of simulated time."""
 DEFAULT_START_MS = int(DEFAULT_START.timestamp() * 1000)
@@ -62,6 +64,17 @@ class GeneratorConfig:
             raise ConfigError(f"generator: sim_days must be positive, got {self.sim_days}")
         if self.span_ms < 60_000:
             raise ConfigError("generator: sim_days must cover at least one minute")
+        if self.sim_days > MAX_SIM_DAYS:
+            raise ConfigError(
+                f"generator: sim_days is at most {MAX_SIM_DAYS:,} (ten years), got "
+                f"{self.sim_days:g}: every simulated day is planned up front"
+            )
+        if self.start_ms < 0 or self.end_ms + DAY_MS > MAX_TIMESTAMP_MS:
+            raise ConfigError(
+                "generator: the simulated period must lie between 1970-01-01 and 9999-12-30 "
+                "(event times an event may carry, docs/events.md); give another --start or "
+                "fewer --sim-days"
+            )
         if not 0.0 <= self.attack_fraction <= 1.0:
             raise ConfigError(
                 f"generator: attack_fraction must be in 0..1, got {self.attack_fraction}"

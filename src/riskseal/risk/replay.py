@@ -9,8 +9,9 @@ left out, because it names the process that emitted the decision.
 
 from __future__ import annotations
 
+import heapq
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,14 +78,46 @@ class Replayer:
 
 
 def in_event_time_order(events: Iterable[Event]) -> list[Event]:
-    """``events`` in a worker's merge order: event time, then source id, epoch and seq."""
+    """``events`` sorted by event time, then source id, epoch and seq: a worker's merge
+    order when each topic's partitions hold their events in that order (one producer, or
+    producers whose clocks agree); see :func:`in_merge_order` otherwise."""
     return sorted(events, key=order_key)
+
+
+def in_merge_order(
+    partitions: Mapping[int, tuple[Sequence[Event], Sequence[Event]]],
+) -> list[Event]:
+    """Requests and actions as a worker that has fetched both topics merges them
+    (:mod:`riskseal.risk.alignment`): per partition, the (requests, actions) each in offset
+    order, merged by :func:`order_key` (an action first on equal keys), each topic keeping
+    its own order even where a producer's clock went back; the partitions' runs are then
+    interleaved by the same key (only the per-IP counts see that interleaving)."""
+    runs = [
+        _merge_lanes(requests, actions) for _, (requests, actions) in sorted(partitions.items())
+    ]
+    return list(heapq.merge(*runs, key=order_key))
+
+
+def _merge_lanes(requests: Sequence[Event], actions: Sequence[Event]) -> list[Event]:
+    merged: list[Event] = []
+    r = a = 0
+    while r < len(requests) and a < len(actions):
+        if order_key(actions[a]) <= order_key(requests[r]):
+            merged.append(actions[a])
+            a += 1
+        else:
+            merged.append(requests[r])
+            r += 1
+    merged += requests[r:]
+    merged += actions[a:]
+    return merged
 
 
 def read_event_lines(path: Path) -> Iterator[tuple[int, Event]]:
     """(line number, event) of a JSON-lines file in the ``riskseal emit`` format.
 
-    Raises :class:`EventLineError` with the line number for a line that is not an event.
+    Raises :class:`EventLineError` with the line number for a line that is not an event or
+    lacks its ``event_id`` or ``time`` (a replay must give the same decisions every run).
     """
     codec = EventCodec()
     with path.open("rb") as lines:
@@ -92,7 +125,7 @@ def read_event_lines(path: Path) -> Iterator[tuple[int, Event]]:
             if not raw.strip():
                 continue
             try:
-                yield number, parse_event_line(raw, codec).event
+                yield number, parse_event_line(raw, codec, fill_identity=False).event
             except EventLineError as exc:
                 raise EventLineError(f"{path}:{number}: {exc}") from None
 

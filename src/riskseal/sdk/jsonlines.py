@@ -40,8 +40,13 @@ class ParsedLine:
     headers: dict[str, str]
 
 
-def parse_event_line(raw: bytes, codec: EventCodec) -> ParsedLine:
-    """Parse one line; EventLineError names the field and the reason when it is not valid."""
+def parse_event_line(raw: bytes, codec: EventCodec, *, fill_identity: bool = True) -> ParsedLine:
+    """Parse one line; EventLineError names the field and the reason when it is not valid.
+
+    A line without ``event_id`` or ``time`` gets a new id and the current time, as an event
+    published now would; with ``fill_identity=False`` (a replay, which must give the same
+    result every run) such a line is an error.
+    """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -59,6 +64,13 @@ def parse_event_line(raw: bytes, codec: EventCodec) -> ParsedLine:
         raise EventLineError('"source" is stamped by the SDK; remove it from the line')
     if "" in document:
         raise EventLineError('empty key "": every key must name a field of the event')
+    if not fill_identity:
+        missing = [name for name in ("event_id", "time") if name not in document]
+        if missing:
+            raise EventLineError(
+                f"no {' and no '.join(repr(name) for name in missing)}: a replay needs both on "
+                "every line (without them every run would make up new ones)"
+            )
     headers = _headers(document)
     record: dict[str, Any] = {
         "event_id": new_event_id(),

@@ -60,6 +60,9 @@ def test_bad_start_is_a_config_error() -> None:
         ({"sim_days": float("nan")}, "sim_days must be positive"),
         ({"sim_days": 0.0001}, "at least one minute"),
         ({"attack_fraction": -0.1}, "attack_fraction must be in 0..1"),
+        ({"sim_days": 1e9}, "sim_days is at most 3,660"),
+        ({"start_ms": -1}, "between 1970-01-01 and 9999-12-30"),
+        ({"start_ms": 253_402_214_400_000, "sim_days": 5}, "between 1970-01-01 and 9999-12-30"),
         ({"users": 1, "attacks": frozenset({AttackKind.CREDENTIAL_STUFFING})}, "at least 2 users"),
     ],
 )

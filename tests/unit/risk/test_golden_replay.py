@@ -105,3 +105,56 @@ def test_replay_names_the_line_of_a_bad_event(
 
     assert main(["replay", "--events", str(bad), "-o", os.devnull]) == 2
     assert f"{bad}:2:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("missing", [("event_id",), ("time",), ("event_id", "time")])
+def test_replay_refuses_lines_without_event_id_or_time(
+    missing: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = json.loads(EVENTS.read_text(encoding="utf-8").splitlines()[0])
+    for name in missing:
+        del event[name]
+    bad = tmp_path / "events.jsonl"
+    bad.write_text(json.dumps(event) + "\n", encoding="utf-8")
+
+    assert main(["replay", "--events", str(bad), "-o", os.devnull]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:1: no {missing[0]!r}" in err
+    assert "a replay needs both on every line" in err
+
+
+def test_replay_refuses_a_window_that_ends_before_it_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(
+        ["replay", "--events", str(EVENTS), "--expected", str(EXPECTED), "-o", os.devnull,
+         "--from", "2025-01-07", "--to", "2025-01-05"]
+    )  # fmt: skip
+    assert code == 2
+    assert "--from 2025-01-07 is after --to 2025-01-05" in capsys.readouterr().err
+
+
+def test_replay_with_no_expected_decision_in_the_window_fails(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(
+        ["replay", "--events", str(EVENTS), "--expected", str(EXPECTED), "-o", os.devnull,
+         "--from", "1999-01-01", "--to", "1999-01-02"]
+    )  # fmt: skip
+    assert code == 1
+    assert "FAIL: nothing to compare" in capsys.readouterr().err
+
+
+def test_replay_names_an_input_that_is_not_utf8_or_cannot_be_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    binary = tmp_path / "expected.jsonl"
+    binary.write_bytes(b'{"kind": "alert"}\n\xff\xfe\n')
+    args = ["replay", "--events", str(EVENTS), "-o", os.devnull, "--expected"]
+    assert main([*args, str(binary)]) == 2
+    assert f"{binary}:2: not valid UTF-8 at byte 0" in capsys.readouterr().err
+    unreadable = Path("/proc/self/mem")  # exists and passes the parser, but reads fail
+    assert main(["replay", "--events", str(unreadable), "-o", os.devnull]) == 2
+    assert f"error: cannot read --events {unreadable}: Input/output error" in (
+        capsys.readouterr().err
+    )

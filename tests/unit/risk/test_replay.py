@@ -10,24 +10,28 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from riskseal.contract.events import AccessRequest, Decision, SourceStamp
 from riskseal.generator import GeneratorConfig, generate_events, to_json_line
 from riskseal.generator.model import AttackKind
-from riskseal.risk.alignment import order_key
+from riskseal.risk.alignment import Alignment, Arrival, Lane, order_key
 from riskseal.risk.engine import RiskEngine, SourceStamper
 from riskseal.risk.policy import PolicyEngine
 from riskseal.risk.replay import (
     DecisionDiff,
+    Event,
     Replayer,
     decision_document,
     diff_decisions,
     in_event_time_order,
+    in_merge_order,
     read_event_lines,
 )
 from riskseal.risk.rules import RuleSet
 from riskseal.sdk.jsonlines import EventLineError
-from tests.unit.risk.builders import MINUTE, T0, request
+from tests.unit.risk.builders import MINUTE, T0, action, request
 
 SHIPPED_RULES = Path(__file__).parents[3] / "rules"
 CONFIG = GeneratorConfig(
@@ -144,6 +148,56 @@ def test_events_are_put_in_the_order_a_worker_merges_them() -> None:
     ordered = in_event_time_order([late_source, early, tie_later_seq, tie_first])
     assert ordered == [early, tie_first, tie_later_seq, late_source]
     assert [order_key(event) for event in ordered] == sorted(map(order_key, ordered))
+
+
+class _AllRead:
+    """Log positions of a worker that fetched every record of both topics."""
+
+    def highwater(self, lane: Lane, partition: int) -> int | None:
+        return 0
+
+    def start_offset(self, lane: Lane, partition: int) -> int | None:
+        return 0
+
+    def rebalancing(self) -> bool:
+        return False
+
+
+_clock_times = st.lists(st.integers(0, 20), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.integers(0, 3), st.tuples(_clock_times, _clock_times), max_size=3))
+def test_the_merge_order_is_the_workers_merge_of_topics_in_offset_order(
+    partitions: dict[int, tuple[list[int], list[int]]],
+) -> None:
+    # Times in a topic's offset order need not rise: producers' clocks may disagree.
+    lanes: dict[int, tuple[list[Event], list[Event]]] = {}
+    for partition, (request_times, action_times) in partitions.items():
+        source = f"app-{partition}"
+        lanes[partition] = (
+            [
+                replace(request(at=T0 + t), source=SourceStamp(source, 1, 2 * i))
+                for i, t in enumerate(request_times)
+            ],
+            [
+                replace(action(at=T0 + t), source=SourceStamp(source, 1, 2 * i + 1))
+                for i, t in enumerate(action_times)
+            ],
+        )
+    merged = in_merge_order(lanes)
+    for partition, (requests, actions) in lanes.items():
+        alignment: Alignment[Event] = Alignment(_AllRead())
+        alignment.take(
+            Lane.REQUESTS, [Arrival(e, partition, i, order_key(e)) for i, e in enumerate(requests)]
+        )
+        alignment.take(
+            Lane.ACTIONS, [Arrival(e, partition, i, order_key(e)) for i, e in enumerate(actions)]
+        )
+        worker = [arrival.item for _, arrival in alignment.next_run(0, 10_000)]
+        own = {id(e) for e in requests + actions}
+        assert [e for e in merged if id(e) in own] == worker
+    assert len(merged) == sum(len(r) + len(a) for r, a in lanes.values())
 
 
 def test_read_event_lines_reads_what_the_generator_writes(tmp_path: Path) -> None:

@@ -22,6 +22,16 @@ def test_generate_writes_a_private_key_and_prints_its_vkey(
     assert FileSigner.load(path).verifier == vkey
 
 
+def test_generate_into_a_missing_folder_is_exit_2_saying_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "no-such-folder" / "sealer.key"
+    assert main(["keys", "generate", "--out", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot create {path}: No such file or directory" in err
+    assert "Traceback" not in err
+
+
 def test_generate_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "sealer.key"
     assert main(["keys", "generate", "--out", str(path)]) == 0
