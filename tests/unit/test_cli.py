@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,20 @@ def test_trust_file_without_a_vkey_is_exit_2_naming_it(
     err = capsys.readouterr().err
     assert f"--trust file {trust}" in err
     assert message in err
+
+
+def test_missing_s3_credentials_are_exit_2_with_the_variables_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "RISKSEAL_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws files
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("RISKSEAL_S3_ENDPOINT", "http://127.0.0.1:9")  # never reached
+    trust = tmp_path / "sealer.vkey"
+    trust.write_text(FileSigner.generate("test").verifier.vkey() + "\n")
+    assert main(["verify", "--trust", str(trust)]) == 2
+    err = capsys.readouterr().err
+    assert "Unable to locate credentials" in err
+    assert "RISKSEAL_AUDIT_S3_ACCESS_KEY_ID and RISKSEAL_AUDIT_S3_SECRET_ACCESS_KEY" in err

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from botocore.exceptions import NoCredentialsError
 
 # Modules, not their command functions: `riskseal.cli.verify` stays the module (a function
 # imported under its module's name would hide it from `import riskseal.cli.verify` users).
@@ -77,8 +78,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verbose:
             err.print_exception()
         err.print(f"error: {exc}", markup=False)
+        if _caused_by(exc, NoCredentialsError):
+            err.print(_NO_CREDENTIALS_HINT, markup=False)
         return EXIT_ERROR
     return 0
+
+
+_NO_CREDENTIALS_HINT = (
+    "hint: no S3 credentials were found. An auditor sets RISKSEAL_AUDIT_S3_ACCESS_KEY_ID and "
+    "RISKSEAL_AUDIT_S3_SECRET_ACCESS_KEY (read-only keys), the sealer RISKSEAL_S3_ACCESS_KEY_ID "
+    "and RISKSEAL_S3_SECRET_ACCESS_KEY; without them the usual AWS sources apply (AWS_PROFILE, "
+    "AWS_ACCESS_KEY_ID, an instance role)."
+)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def run() -> None:
