@@ -71,12 +71,18 @@ def read_headers(message: Message) -> ReadHeaders:
     """
     try:
         return cast(ReadHeaders, _call_headers(message))
-    except UnicodeDecodeError as exc:
+    except (UnicodeDecodeError, SystemError) as exc:
+        return _unreadable(exc)
+
+
+def _unreadable(exc: UnicodeDecodeError | SystemError) -> UnicodeDecodeError:
+    """The decoding error of a header name that ``exc`` is or was caused by; ``exc`` itself
+    is raised again when it is something else."""
+    if isinstance(exc, UnicodeDecodeError):
         return exc
-    except SystemError as exc:
-        if isinstance(exc.__cause__, UnicodeDecodeError):
-            return exc.__cause__
-        raise
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        return exc.__cause__
+    raise exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +245,7 @@ class Batch:
         was_empty = not records
         topic, partition, prefix = self.topic, self.partition, self._prefix
         known, low, present, types = self.encoder.event_headers, _LOW, _PRESENT, _TIMESTAMP_TYPES
+        call_headers = _call_headers
         expected, size, oldest, flagged = self.next_offset, self.size_bytes, self._oldest, 0
         offset_high, offset_code = self._offset_high, self._offset_code
         stamp_high, stamp_code = self._stamp_high, self._stamp_code
@@ -253,10 +260,11 @@ class Batch:
             ):
                 break
             index += 1
-            offset = message.offset()
+            offset: int = message.offset() or 0
             kind, stamp = message.timestamp()
             key, value = message.key(), message.value()
             headers: ReadHeaders | Literal[False] = False  # read only to encode (read_headers)
+            data = b""
             if (
                 offset == expected
                 and offset >= 64
@@ -267,33 +275,36 @@ class Batch:
                 and len(key) < _FAST_LENGTH
                 and len(value) < _FAST_LENGTH
                 and value[:HEADER_SIZE] in known
-                and (headers := read_headers(message)) is None
             ):
-                high = offset >> 6
-                if high != offset_high:
-                    offset_high, offset_code = high, uvarint(high)
-                high = stamp >> 6
-                if high != stamp_high:
-                    stamp_high, stamp_code = high, uvarint(high)
-                data = b"".join(
-                    (
-                        prefix,
-                        low[offset & 63],
-                        offset_code,
-                        low[stamp & 63],
-                        stamp_code,
-                        types[kind],
-                        present[len(key)],
-                        key,
-                        present[len(value)],
-                        value,
-                        _TRAILER,
+                try:  # read_headers, inlined: the hot loop
+                    headers = call_headers(message)
+                except (UnicodeDecodeError, SystemError) as exc:
+                    headers = _unreadable(exc)
+                if headers is None:
+                    high = offset >> 6
+                    if high != offset_high:
+                        offset_high, offset_code = high, uvarint(high)
+                    high = stamp >> 6
+                    if high != stamp_high:
+                        stamp_high, stamp_code = high, uvarint(high)
+                    data = b"".join(
+                        (
+                            prefix,
+                            low[offset & 63],
+                            offset_code,
+                            low[stamp & 63],
+                            stamp_code,
+                            types[kind],
+                            present[len(key)],
+                            key,
+                            present[len(value)],
+                            value,
+                            _TRAILER,
+                        )
                     )
-                )
-                if stamp < oldest:
-                    oldest = stamp
-            else:
-                offset = offset or 0
+                    if stamp < oldest:
+                        oldest = stamp
+            if not data:  # not the usual record: the general encoder
                 if expected != _NO_OFFSET and offset < expected:
                     continue  # sealed already: re-delivered after a seek
                 if self._resync and offset != expected:
