@@ -132,6 +132,12 @@ def replay(
     settings = state(ctx).settings(risk_rules_dir=rules_dir, risk_policies_dir=policies_dir)
     engine = RiskEngine.load(settings, source_id=REPLAY_SOURCE)
     window = (_bound(from_, is_end=False), _bound(to, is_end=True))
+    if (from_ or to) and events is not None and expected is None:
+        err.print(
+            "error: --from/--to choose the decisions compared with --expected; give "
+            "--expected, or leave them out to replay the whole file"
+        )
+        raise typer.Exit(EXIT_ERROR)
     if window[0] is not None and window[1] is not None and window[0] > window[1]:
         err.print(f"error: --from {from_} is after --to {to}; give the earlier time first")
         raise typer.Exit(EXIT_ERROR)

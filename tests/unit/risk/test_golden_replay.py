@@ -158,3 +158,11 @@ def test_replay_names_an_input_that_is_not_utf8_or_cannot_be_read(
     assert f"error: cannot read --events {unreadable}: Input/output error" in (
         capsys.readouterr().err
     )
+
+
+def test_replay_window_without_expected_decisions_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["replay", "--events", str(EVENTS), "-o", os.devnull, "--from", "2025-01-07"])
+    assert code == 2
+    assert "--from/--to choose the decisions compared with --expected" in capsys.readouterr().err
