@@ -10,17 +10,22 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
-# src/riskseal/contract/schemas is a symlink to the top-level schemas/ directory.
+# src/riskseal/contract/schemas, src/riskseal/risk/rules and src/riskseal/risk/policies are
+# symlinks to these top-level directories: without them the package ships no schemas,
+# rules or policies (tests/unit/test_compose.py checks every symlink's target is copied).
 COPY schemas ./schemas
+COPY rules ./rules
+COPY policies ./policies
 COPY src ./src
 
-# Smoke checks: the CLI starts, and the installed package carries its Avro schemas
-# (package data), not only the code.
+# Smoke checks: the CLI starts, and the installed package carries its package data, not
+# only the code: the Avro schemas, and rules and Cedar policies that load and validate.
 RUN python -m venv /opt/riskseal \
  && /opt/riskseal/bin/pip install --upgrade pip \
  && /opt/riskseal/bin/pip install . \
  && /opt/riskseal/bin/riskseal --help > /dev/null \
- && /opt/riskseal/bin/python -c "from riskseal.contract.schemas_set import default_schemas; default_schemas()"
+ && /opt/riskseal/bin/python -c "from riskseal.contract.schemas_set import default_schemas; default_schemas()" \
+ && /opt/riskseal/bin/python -c "from riskseal.risk.engine import RiskEngine; from riskseal.settings import Settings; RiskEngine.load(Settings(profile='production'), source_id='build')"
 
 # --- runtime: slim image, non-root user -------------------------------------------------
 FROM python:3.11-slim

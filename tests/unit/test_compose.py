@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from riskseal.cli import main
 from riskseal.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,7 +207,9 @@ def test_kafka_uses_a_pinned_official_apache_kafka_image() -> None:
 def test_kafka_runs_kraft_as_combined_broker_and_controller() -> None:
     env = environment("kafka")
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
-    assert env["CLUSTER_ID"]
+    # Required, no shared default: sealed chains are named by the cluster id.
+    cluster_id = REQUIRED_VAR.match(env["CLUSTER_ID"])
+    assert cluster_id is not None and cluster_id["name"] == "KAFKA_CLUSTER_ID"
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
     assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
 
@@ -394,6 +397,62 @@ def test_dockerfile_installs_the_project_on_python_311_slim_as_non_root() -> Non
     users = [line.split()[1] for line in lines if line.upper().startswith("USER ")]
     assert users
     assert users[-1].split(":")[0] not in {"root", "0"}
+
+
+def test_the_image_copies_every_folder_the_package_links_to() -> None:
+    # Package data reached through symlinks (schemas, rules, policies) is only in the
+    # image if the Dockerfile copies the folder the link points at.
+    copied = {
+        line.split()[-1].removeprefix("./").rstrip("/")
+        for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+    }
+    links = [path for path in (ROOT / "src").rglob("*") if path.is_symlink()]
+    assert links
+    for link in links:
+        target = link.resolve().relative_to(ROOT)
+        assert str(target.parts[0]) in copied, f"{link} -> {target}: the Dockerfile copies {copied}"
+
+
+def test_the_image_build_loads_the_shipped_rules_and_policies() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert "RiskEngine.load(" in text and "default_schemas()" in text
+
+
+def test_every_riskseal_service_runs_a_real_command() -> None:
+    for name in (*RISKSEAL_SERVICES, "verify"):
+        command = [str(part) for part in service(name)["command"]]
+        words = [part for part in command if not part.startswith("-")][:2]
+        # the sub-command path, asked for its help: exit 0 only when it exists
+        path = words if words[0] == "risk" else words[:1]
+        assert main([*path, "--help"]) == 0, f"{name}: no command {' '.join(path)}"
+
+
+def test_the_sealer_gets_its_signing_key_as_a_file_secret_kept_out_of_git() -> None:
+    sealer = service("sealer")
+    env = environment("sealer")
+    [secret] = sealer["secrets"]
+    assert env["RISKSEAL_SIGNING_KEY_FILE"] == f"/run/secrets/{secret['target']}"
+    source = compose()["secrets"][secret["source"]]["file"]
+    assert (ROOT / source).parent == ROOT / "infra" / "secrets"
+    assert "secrets/" in (ROOT / "infra" / ".gitignore").read_text(encoding="utf-8").split()
+    for name in services():
+        if name != "sealer":
+            assert "secrets" not in service(name), f"{name} must not get the signing key"
+
+
+def test_verify_pins_the_sealers_public_key_mounted_read_only() -> None:
+    command = [str(part) for part in service("verify")["command"]]
+    trusted = command[command.index("--trust") + 1]
+    mounts = {
+        target: (source, mode)
+        for source, target, mode in (
+            str(volume).split(":") for volume in service("verify").get("volumes", [])
+        )
+    }
+    source, mode = mounts[trusted]
+    assert mode == "ro"
+    assert (ROOT / source).resolve() == ROOT / "infra" / "secrets" / "sealer.vkey"
 
 
 def test_riskseal_services_use_production_settings_and_in_network_endpoints() -> None:
