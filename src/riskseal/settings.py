@@ -147,6 +147,14 @@ class Settings(BaseSettings):
         "engine runs on event time, so one event from the future would make a user's on-time "
         "events look old; the SDK refuses it (`InvalidEventError` on `time`).",
     )
+    risk_max_event_ahead_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How far an event's time may be ahead of its record's Kafka timestamp "
+        "for the risk worker to use it; one further ahead is dead-lettered (`future_time`) "
+        "instead of moving its user's state into the future. The SDK's own check is "
+        "`sdk_max_future_skew_s`.",
+    )
     authorize_timeout_s: float = Field(
         default=2.0, gt=0, description="Default time `authorize()` waits for a decision."
     )

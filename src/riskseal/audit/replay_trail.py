@@ -17,6 +17,7 @@ from riskseal.audit.export import ExportFilter, export_rows
 from riskseal.audit.verify import Verifier
 from riskseal.contract.events import AccessAction, AccessRequest, Decision
 from riskseal.contract.schemas_set import EventType
+from riskseal.risk.intake import RecordTime
 from riskseal.risk.replay import in_merge_order
 
 Event = AccessRequest | AccessAction
@@ -32,10 +33,19 @@ class SealedStream:
     """Sealed decisions, in sealed order."""
     undecodable: int
     """Sealed records of these topics that do not decode (reported, not replayed)."""
+    ahead: int = 0
+    """Requests and actions stamped too far ahead of their record (not replayed)."""
 
 
-def read_sealed_stream(verifier: Verifier) -> SealedStream:
-    """Every request, action and decision of the verified blocks ``verifier`` walks."""
+def read_sealed_stream(verifier: Verifier, max_event_ahead_s: float | None = None) -> SealedStream:
+    """Every request, action and decision of the verified blocks ``verifier`` walks.
+
+    With ``max_event_ahead_s``, requests and actions a worker would have dead-lettered for
+    a time too far ahead of their record's Kafka timestamp are left out, as the worker
+    left them (:class:`~riskseal.risk.intake.RecordTime`), and counted in ``ahead``.
+    """
+    max_ahead_ms = None if max_event_ahead_s is None else round(max_event_ahead_s * 1000)
+    ahead = 0
     lanes: dict[int, tuple[list[tuple[int, Event]], list[tuple[int, Event]]]] = {}
     decisions: list[Decision] = []
     undecodable = 0
@@ -44,19 +54,25 @@ def read_sealed_stream(verifier: Verifier) -> SealedStream:
             undecodable += 1
             continue
         record: Mapping[str, Any] = row.event
+        event: Event
         if row.event_type == EventType.ACCESS_REQUEST.value:
-            lane = lanes.setdefault(row.partition, ([], []))[0]
-            lane.append((row.offset, AccessRequest.from_record(record)))
+            event, lane_index = AccessRequest.from_record(record), 0
         elif row.event_type == EventType.ACCESS_ACTION.value:
-            lane = lanes.setdefault(row.partition, ([], []))[1]
-            lane.append((row.offset, AccessAction.from_record(record)))
-        elif row.event_type == EventType.DECISION.value:
-            decisions.append(Decision.from_record(record))
+            event, lane_index = AccessAction.from_record(record), 1
+        else:
+            if row.event_type == EventType.DECISION.value:
+                decisions.append(Decision.from_record(record))
+            continue
+        arrival = None if max_ahead_ms is None else RecordTime(row.kafka_timestamp, max_ahead_ms)
+        if arrival is not None and arrival.ahead(event.time) is not None:
+            ahead += 1  # the worker dead-lettered it
+            continue
+        lanes.setdefault(row.partition, ([], []))[lane_index].append((row.offset, event))
     in_offset_order = {
         partition: (_by_offset(requests), _by_offset(actions))
         for partition, (requests, actions) in lanes.items()
     }
-    return SealedStream(in_merge_order(in_offset_order), decisions, undecodable)
+    return SealedStream(in_merge_order(in_offset_order), decisions, undecodable, ahead)
 
 
 def _by_offset(records: list[tuple[int, Event]]) -> list[Event]:

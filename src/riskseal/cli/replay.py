@@ -153,6 +153,12 @@ def replay(
             wanted = sealed.decisions
             if sealed.undecodable:
                 err.print(f"NOTE: {sealed.undecodable} sealed records do not decode; not replayed")
+            if sealed.ahead:
+                err.print(
+                    f"NOTE: {sealed.ahead} sealed events are stamped further ahead of their "
+                    "Kafka record than risk_max_event_ahead_s; not replayed (a worker "
+                    "dead-letters them)"
+                )
     except (EventLineError, ValueError) as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(EXIT_ERROR) from None
@@ -209,7 +215,7 @@ def _read_trail(settings: Settings, local: Path | None, trust: list[Path]) -> Se
     )
     verifier = Verifier(source, options)
     try:
-        return read_sealed_stream(verifier)
+        return read_sealed_stream(verifier, settings.risk_max_event_ahead_s)
     except ExportStoppedError as exc:
         err.print(f"FAIL: {exc}".replace("export stopped", "replay stopped"), markup=False)
         raise typer.Exit(EXIT_FAILED) from None

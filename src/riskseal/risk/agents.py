@@ -49,7 +49,7 @@ from riskseal.contract.events import AccessAction, AccessRequest, Alert, Decisio
 from riskseal.risk.alignment import Arrival, Lane, Merger, order_key
 from riskseal.risk.deadletter import Coordinates, DeadLetterReason, Rejection, deadletter_headers
 from riskseal.risk.engine import IpStep, RiskEngine, Step
-from riskseal.risk.intake import decode_action, read_action, read_request
+from riskseal.risk.intake import RecordTime, decode_action, read_action, read_request
 from riskseal.risk.pending import PendingWrites
 from riskseal.risk.state import IpState, UserState
 from riskseal.risk.tables import RiskTables
@@ -159,9 +159,18 @@ class RiskProcessor:
     """
 
     def __init__(
-        self, engine: RiskEngine, topics: RiskTopics, tables: RiskTables, codec: EventCodec
+        self,
+        engine: RiskEngine,
+        topics: RiskTopics,
+        tables: RiskTables,
+        codec: EventCodec,
+        max_event_ahead_s: float | None = None,
     ) -> None:
+        """``max_event_ahead_s``: refuse events whose time is further ahead of their
+        record's Kafka timestamp (:class:`~riskseal.risk.intake.RecordTime`); None: no
+        check."""
         self.engine = engine
+        self._max_ahead_ms = None if max_event_ahead_s is None else round(max_event_ahead_s * 1000)
         self.topics = topics
         self.tables = tables
         self.codec = codec
@@ -187,13 +196,22 @@ class RiskProcessor:
 
     def read_requests(self, events: Iterable[EventT[bytes]]) -> list[ReadRequest]:
         """Each record with the access request it holds, or why it is refused."""
-        codec = self.codec
-        return [(e, read_request(codec, e.message.key, e.message.value)) for e in events]
+        codec, arrival = self.codec, self._arrival
+        return [
+            (e, read_request(codec, e.message.key, e.message.value, arrival(e))) for e in events
+        ]
 
     def read_actions(self, events: Iterable[EventT[bytes]]) -> list[ReadAction]:
         """Each record with the user action it holds, or why it is refused."""
-        codec = self.codec
-        return [(e, read_action(codec, e.message.key, e.message.value)) for e in events]
+        codec, arrival = self.codec, self._arrival
+        return [(e, read_action(codec, e.message.key, e.message.value, arrival(e))) for e in events]
+
+    def _arrival(self, event: EventT[bytes]) -> RecordTime | None:
+        if self._max_ahead_ms is None:
+            return None
+        timestamp = event.message.timestamp  # seconds (float), as Faust gives it
+        stamped = round(timestamp * 1000) if timestamp and timestamp > 0 else -1
+        return RecordTime(stamped, self._max_ahead_ms)
 
     async def handle_merged(self, run: Iterable[tuple[Lane, ReadRecord]]) -> None:
         """Handle requests and actions already read (:meth:`read_requests`,

@@ -45,6 +45,9 @@ class DeadLetterReason(enum.StrEnum):
     """A valid event of another type than the topic carries (a Decision on access.requests)."""
     KEY_MISMATCH = "key_mismatch"
     """The record key is not the actor's user id: processing it would split the user's state."""
+    FUTURE_TIME = "future_time"
+    """The event's time is further ahead of the record's Kafka timestamp than allowed: it
+    would move its user's state into the future (``RecordTime``)."""
     ENGINE_ERROR = "engine_error"
     """The risk engine failed on a valid event (a bug: the error is logged with its trace)."""
 

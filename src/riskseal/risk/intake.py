@@ -6,6 +6,7 @@ record and dead-letter what comes back as a :class:`~riskseal.risk.deadletter.Re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TypeVar
 
 from riskseal.contract.codec import EventCodec, typed_event
@@ -18,17 +19,50 @@ Activity = TypeVar("Activity", AccessRequest, AccessAction)
 
 
 def read_request(
-    codec: EventCodec, key: bytes | None, value: bytes | None
+    codec: EventCodec,
+    key: bytes | None,
+    value: bytes | None,
+    arrival: RecordTime | None = None,
 ) -> AccessRequest | Rejection:
     """The AccessRequest in ``value`` (keyed by its user id), or why it is refused."""
-    return _read(codec, key, value, EventType.ACCESS_REQUEST, AccessRequest)
+    return _read(codec, key, value, EventType.ACCESS_REQUEST, AccessRequest, arrival=arrival)
 
 
 def read_action(
-    codec: EventCodec, key: bytes | None, value: bytes | None
+    codec: EventCodec,
+    key: bytes | None,
+    value: bytes | None,
+    arrival: RecordTime | None = None,
 ) -> AccessAction | Rejection:
     """The AccessAction in ``value`` (keyed by its user id), or why it is refused."""
-    return _read(codec, key, value, EventType.ACCESS_ACTION, AccessAction)
+    return _read(codec, key, value, EventType.ACCESS_ACTION, AccessAction, arrival=arrival)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordTime:
+    """A record's Kafka timestamp and how far ahead of it an event's time may be.
+
+    The engine runs on event time: one event stamped in the future would move its user's
+    windows, geo fix and risk clock ahead, and that user's on-time events would then look
+    old. The SDK refuses such events (``sdk_max_future_skew_s``); this catches the ones
+    other producers write, against the time Kafka gave the record (the producer's create
+    time, or the broker's with ``message.timestamp.type=LogAppendTime``).
+    """
+
+    timestamp_ms: int
+    """The record's Kafka timestamp; negative when it has none (nothing is checked)."""
+    max_ahead_ms: int
+
+    def ahead(self, event_time_ms: int) -> str | None:
+        """Why an event of ``event_time_ms`` is too far ahead of the record, or None."""
+        if self.timestamp_ms < 0 or event_time_ms - self.timestamp_ms <= self.max_ahead_ms:
+            return None
+        seconds = (event_time_ms - self.timestamp_ms) / 1000
+        return (
+            f"event time {event_time_ms} is {seconds:,.0f} s ahead of the record's Kafka "
+            f"timestamp {self.timestamp_ms} (at most {self.max_ahead_ms / 1000:g} s, "
+            "risk_max_event_ahead_s): the producer's clock or the event's time is wrong"
+        )
 
 
 def decode_action(codec: EventCodec, value: bytes | None) -> AccessAction | Rejection:
@@ -44,6 +78,7 @@ def _read(
     kind: type[Activity],
     *,
     check_key: bool = True,
+    arrival: RecordTime | None = None,
 ) -> Activity | Rejection:
     if value is None:
         return Rejection(DeadLetterReason.MALFORMED, "record has no value")
@@ -71,4 +106,8 @@ def _read(
             DeadLetterReason.KEY_MISMATCH,
             f"record key {shown!r} is not the actor's user id {event.actor.uid!r}",
         )
+    if arrival is not None:
+        ahead = arrival.ahead(event.time)
+        if ahead is not None:
+            return Rejection(DeadLetterReason.FUTURE_TIME, ahead)
     return event

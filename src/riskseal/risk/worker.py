@@ -65,6 +65,7 @@ def create_risk_app(settings: Settings, engine: RiskEngine | None = None) -> Ris
         topics,
         tables,
         EventCodec(max_event_bytes=settings.max_event_bytes),
+        max_event_ahead_s=settings.risk_max_event_ahead_s,
     )
     lanes = {Lane.REQUESTS: settings.topic_requests, Lane.ACTIONS: settings.topic_actions}
     merger: Merger[Any] = Merger(ConsumerPositions(app, lanes))

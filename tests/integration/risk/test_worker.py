@@ -144,6 +144,34 @@ def test_a_header_name_that_is_not_utf8_is_decided_and_does_not_stop_the_worker(
     assert worker.terminate() == 0, worker.log_tail()
 
 
+def test_an_event_stamped_a_day_ahead_of_kafka_is_dead_lettered_not_decided(
+    risk_world: RiskWorld,
+) -> None:
+    settings = risk_world.settings
+    worker = risk_world.worker("w1")
+    worker.wait_ready()
+    tomorrow = int(time.time() * 1000) + 86_400_000
+    ahead = AccessRequest(
+        event_id=str(uuid.uuid4()), time=tomorrow, source=SourceStamp("raw-producer", 1, 0),
+        actor=Actor("carol"), action="data.read", resource=Resource("doc", "d"),
+    )  # fmt: skip
+    producer = Producer(settings.kafka_config())
+    producer.produce(settings.topic_requests, EventCodec().encode_event(ahead), key=b"carol")
+    assert producer.flush(10) == 0  # the record's timestamp: now, from the producer
+    [dead] = risk_world.read(
+        settings.topic_deadletter, settings.partitions_deadletter, lambda m: len(m) >= 1, 30
+    )
+    rejection, _ = read_deadletter_headers(cast(list[tuple[str, bytes]], dead.headers()))
+    assert rejection.reason is DeadLetterReason.FUTURE_TIME
+    with AuditClient(settings) as client:
+        decision = client.authorize(Actor("carol"), "data.read", Resource("doc", "e"), timeout=20)
+    assert decision.fallback is False
+    state = worker.user_state("carol")
+    assert state is not None and ahead.event_id not in state.decisions
+    assert state.last_time < tomorrow
+    assert worker.terminate() == 0, worker.log_tail()
+
+
 def test_two_workers_share_partitions_and_a_sigkill_loses_no_decision(
     risk_world: RiskWorld,
 ) -> None:

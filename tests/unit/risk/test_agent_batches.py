@@ -18,6 +18,7 @@ from faust.types import TP, EventT, TableT, TopicT
 
 from riskseal.contract.events import Decision
 from riskseal.risk.agents import RiskProcessor
+from riskseal.risk.deadletter import HEADER_REASON
 from riskseal.risk.state import UserState
 from riskseal.risk.tables import RiskTables
 from riskseal.risk.topics import RiskTopics
@@ -45,6 +46,8 @@ class Message:
     partition: int
     offset: int
     headers: list[tuple[str, bytes]]
+    timestamp: float = 0.0
+    """Kafka record timestamp, seconds (Faust's unit); 0: none."""
 
 
 @dataclass
@@ -306,3 +309,23 @@ def test_a_batch_handled_again_after_a_failed_send_loses_none_of_its_outputs() -
     for name in ("alerts", "ip_failures"):
         assert world.outputs[name].sent == expected.outputs[name].sent, name
     assert len(world.outputs["ip_failures"].sent) == 10
+
+
+def test_an_event_stamped_ahead_of_its_record_is_dead_lettered_and_moves_no_state() -> None:
+    world = _world()
+    world.processor = RiskProcessor(
+        world.processor.engine, world.processor.topics, world.processor.tables, CODEC,
+        max_event_ahead_s=300,
+    )  # fmt: skip
+    on_time = failed_login("alice", "203.0.113.1", T0)
+    ahead = failed_login("alice", "203.0.113.2", T0 + 3_600_000)  # an hour past its record
+    records = [(b"alice", CODEC.encode_event(on_time)), (b"alice", CODEC.encode_event(ahead))]
+    events = _events("access.actions", records)
+    for event in events:
+        cast(Event, event).message.timestamp = T0 / 1000
+    asyncio.run(world.processor.on_actions(events))
+    [dead] = world.outputs["deadletter"].sent
+    assert dead.value == records[1][1] and dead.header(HEADER_REASON) == b"future_time"
+    world.processor.write_states()
+    state = UserState.from_bytes(world.users[b"alice"])
+    assert (state.events, state.last_time) == (1, T0)  # the hour-ahead event moved nothing

@@ -4,6 +4,7 @@ and commits; kept decisions are forgotten once their offsets are committed."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
@@ -133,7 +134,7 @@ def test_a_worker_forgets_decisions_after_a_commit_and_stops_tracking_revoked_pa
         async def decide(offset: int) -> None:
             message = SimpleNamespace(
                 key=b"alice", value=CODEC.encode_event(request("alice")), topic=tp.topic,
-                partition=0, offset=offset, headers=[],
+                partition=0, offset=offset, headers=[], timestamp=time.time(),
             )  # fmt: skip
             await risk.processor.on_requests([cast(EventT[bytes], _Event(message))])
 

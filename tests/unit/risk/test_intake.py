@@ -21,7 +21,7 @@ from riskseal.risk.deadletter import (
     deadletter_headers,
     read_deadletter_headers,
 )
-from riskseal.risk.intake import decode_action, read_action, read_request
+from riskseal.risk.intake import RecordTime, decode_action, read_action, read_request
 from tests.unit.risk.faust_harness import failed_login, request
 
 CODEC = EventCodec()
@@ -77,6 +77,27 @@ def test_refused_requests_name_the_reason(
     assert isinstance(rejection, Rejection)
     assert rejection.reason is reason
     assert detail in rejection.detail
+
+
+def test_an_event_too_far_ahead_of_its_record_is_refused_and_one_on_time_is_read() -> None:
+    event = request("alice")
+    value = CODEC.encode_event(event)
+    limit = RecordTime(event.time - 300_000, max_ahead_ms=300_000)  # exactly at the limit
+    assert read_request(CODEC, b"alice", value, limit) == event
+    late_record = RecordTime(event.time - 300_001, max_ahead_ms=300_000)
+    refused = read_request(CODEC, b"alice", value, late_record)
+    assert isinstance(refused, Rejection)
+    assert refused.reason is DeadLetterReason.FUTURE_TIME
+    assert "300 s ahead of the record's Kafka timestamp" in refused.detail
+    action = failed_login("alice", "192.0.2.1")
+    ahead = read_action(CODEC, b"alice", CODEC.encode_event(action), RecordTime(0, 0))
+    assert isinstance(ahead, Rejection) and ahead.reason is DeadLetterReason.FUTURE_TIME
+
+
+def test_a_record_without_a_timestamp_is_not_checked() -> None:
+    event = request("alice")
+    assert RecordTime(-1, 0).ahead(event.time + 10**9) is None
+    assert read_request(CODEC, b"alice", CODEC.encode_event(event), RecordTime(-1, 0)) == event
 
 
 def test_a_request_keyed_by_someone_else_is_refused() -> None:
