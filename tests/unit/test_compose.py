@@ -414,7 +414,7 @@ def test_the_image_copies_every_folder_the_package_links_to() -> None:
         assert str(target.parts[0]) in copied, f"{link} -> {target}: the Dockerfile copies {copied}"
 
 
-def test_the_image_build_loads_the_shipped_rules_and_policies() -> None:
+def test_the_image_build_checks_that_the_shipped_rules_and_policies_load() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
     assert "RiskEngine.load(" in text and "default_schemas()" in text
 

@@ -183,16 +183,20 @@ def replay(
     )
     if wanted is None:
         return
+    windowed = window != (None, None)
     wanted = [d for d in wanted if _inside(d.time, window)]
-    if not wanted:
+    if windowed and not wanted:
         err.print(
-            "FAIL: nothing to compare: no expected decision lies in the window "
-            "(check --from/--to and the expected decisions)"
+            f"FAIL: nothing to compare: no expected decision lies between --from {from_ or '…'} "
+            f"and --to {to or '…'}"
         )
         raise typer.Exit(EXIT_FAILED)
     diffs = diff_decisions(wanted, [d for d in decisions if _inside(d.time, window)])
     if not diffs:
-        err.print(f"OK: all {len(wanted)} expected decisions reproduced exactly")
+        if not wanted:
+            err.print("OK: no decision was expected, and the replay made none")
+        else:
+            err.print(f"OK: all {len(wanted)} expected decisions reproduced exactly")
         return
     for diff in diffs[:MAX_DIFFS_SHOWN]:
         err.print(f"DIFF: {diff.describe()}", markup=False)

@@ -216,6 +216,7 @@ class RiskProcessor:
     async def handle_merged(self, run: Iterable[tuple[Lane, ReadRecord]]) -> None:
         """Handle requests and actions already read (:meth:`read_requests`,
         :meth:`read_actions`), in the order given, as one batch."""
+        await self._send_left_over()
         batch = _Batch(self.pending_users)
         for lane, (event, read) in run:
             if lane is Lane.REQUESTS:
@@ -226,6 +227,7 @@ class RiskProcessor:
 
     async def on_ip_failures(self, events: Sequence[EventT[bytes]]) -> None:
         """Account a batch of failed sign-ins against their source IPs (the record keys)."""
+        await self._send_left_over()
         batch = _Batch(self.pending_ips)
         for event in events:
             self._ip_failure(event, batch)
@@ -399,6 +401,15 @@ class RiskProcessor:
                 delay = min(RESEND_MAX_DELAY_S, 2 * delay)
             else:
                 return
+
+    async def _send_left_over(self) -> None:
+        """Send what a failed batch left in the outbox before a batch is handled (again):
+        while sending fails, a retried batch then raises before it queues its outputs once
+        more (the outbox grew by a copy of them at every retry). Once it succeeds, the retry
+        queues them a second time: at most one duplicate, which consumers already take
+        (outputs are keyed and carry the ids they are about)."""
+        if self._outbox:
+            await self._send_outbox()
 
     async def _send_outbox(self) -> None:
         """Send the outputs waiting in the outbox, oldest first.

@@ -20,11 +20,13 @@ partition
 * has kept it waiting :data:`ALIGN_MAX_WAIT_S`: a stalled partition delays the other by that
   much at most, after which the record goes on as it would without alignment.
 
-While the consumer group rebalances, every held record is due. Faust then stops fetching,
-clears what the agents had not taken, and waits until every record taken is acked before
-it gives partitions up: a record waiting for the other lane would wait its longest, and a
-wait longer than the group's rebalance timeout (the session timeout here; 6 s in the local
-profile) gets the worker dropped from the group while it still handles those partitions.
+While the consumer group rebalances, every held record is due, in the merged order: a
+partition of the other lane with records still to take counts as caught up. Faust then stops
+fetching, clears what the agents had not taken, and waits until every record taken is acked
+before it gives partitions up: a record waiting for the other lane would wait its longest,
+and a wait longer than the group's rebalance timeout (the session timeout here; 6 s in the
+local profile) gets the worker dropped from the group while it still handles those
+partitions.
 
 A record without an order key (one the intake refuses) touches no state, so it waits for
 nothing of the other lane, but it stays behind the records of its own partition taken before
@@ -105,7 +107,8 @@ class Arrival(Generic[Item]):
     partition: int
     offset: int
     key: OrderKey | None
-    """None: not an event the engine orders (refused by the intake); due at once."""
+    """None: not an event the engine orders (refused by the intake); it waits for nothing of
+    the other lane, only for the records taken before it in its partition."""
 
 
 class LogPositions(Protocol):
@@ -195,15 +198,15 @@ class Alignment(Generic[Item]):
     def _due(self, lane: Lane, now: float) -> list[_Waiting[Item]]:
         """The held records of ``lane`` that are due now, in the order taken."""
         ready: list[_Waiting[Item]] = []
-        if self._positions.rebalancing():
-            for waiting in self._held[lane].values():
-                ready += waiting
-            ready.sort(key=lambda entry: entry.index)
-            return ready
+        rebalancing = self._positions.rebalancing()
         for partition, waiting in self._held[lane].items():
             if not waiting:
                 continue
             bound = self._bound(lane.other, partition)
+            if bound is _Unbounded.NONE and rebalancing:
+                # Nothing more comes before the partitions are given up: merge what is held
+                # (one of the two fronts is always due, so everything drains, in order).
+                bound = _Unbounded.ALL
             if bound is _Unbounded.NONE:
                 since = self._stalled[lane].setdefault(partition, now)
                 if now - since < self._max_wait_s:

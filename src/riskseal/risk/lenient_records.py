@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from aiokafka.consumer import fetcher
+from aiokafka.errors import CorruptRecordException
 from aiokafka.record.default_records import _DefaultRecordBatchPy, _DefaultRecordPy
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.record.util import decode_varint
@@ -62,28 +63,27 @@ class LenientBatch:
     def __init__(self, batch: Any, data: memoryview) -> None:
         self._batch = batch
         self._data = data
-        self._records_read = 0
-        self._fallback: Iterator[Any] | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._batch, name)
 
-    def __iter__(self) -> LenientBatch:
-        self._batch = iter(self._batch)
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        read = 0
+        try:
+            for record in self._batch:
+                yield record
+                read += 1
+        except (UnicodeDecodeError, CorruptRecordException) as exc:
+            # aiokafka's pure-Python reader wraps the decoding error in a corrupt-record one
+            if not isinstance(exc, UnicodeDecodeError) and not isinstance(
+                exc.__cause__, UnicodeDecodeError
+            ):
+                raise
+            yield from _SurrogateEscapingBatch(bytes(self._data)).after(read)
 
     def __next__(self) -> Any:
-        if self._fallback is None:
-            try:
-                record = next(self._batch)
-            except UnicodeDecodeError:
-                self._fallback = _SurrogateEscapingBatch(bytes(self._data)).after(
-                    self._records_read
-                )
-            else:
-                self._records_read += 1
-                return record
-        return next(self._fallback)
+        # Only for a control batch, whose one record the fetcher reads with next().
+        return next(self._batch)
 
 
 class _SurrogateEscapingBatch(_DefaultRecordBatchPy):  # type: ignore[misc]

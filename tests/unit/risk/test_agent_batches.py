@@ -329,3 +329,29 @@ def test_an_event_stamped_ahead_of_its_record_is_dead_lettered_and_moves_no_stat
     world.processor.write_states()
     state = UserState.from_bytes(world.users[b"alice"])
     assert (state.events, state.last_time) == (1, T0)  # the hour-ahead event moved nothing
+
+
+@dataclass
+class FailingTimes(RecordingTopic):
+    """An output topic whose first ``failures`` sends fail."""
+
+    failures: int = 0
+
+    async def send(self, **kwargs: Any) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("send failed")
+        await super().send(**kwargs)
+
+
+def test_a_batch_retried_while_sends_fail_does_not_queue_its_outputs_again() -> None:
+    world = _world()
+    failing = FailingTimes("deadletter", failures=5)
+    world.processor.topics = replace(world.processor.topics, deadletter=cast(TopicT, failing))
+    garbage = _events("access.actions", [(b"alice", b"\xff not an event")])
+    for _ in range(5):  # the merge retries the run while the broker is away
+        with pytest.raises(RuntimeError, match="send failed"):
+            asyncio.run(world.processor.on_actions(garbage))
+    asyncio.run(world.processor.on_actions(garbage))
+    # the first attempt's dead letter, then the retry's own: never one per failed attempt
+    assert len(failing.sent) == 2

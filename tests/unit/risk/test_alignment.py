@@ -134,15 +134,14 @@ def test_an_empty_partition_never_fetched_past_zero_is_caught_up() -> None:
     assert run(alignment) == ["r1"]
 
 
-def test_during_a_rebalance_every_held_record_is_due_in_the_order_taken() -> None:
-    positions = all_read((REQ, 0, 3), (ACT, 0, 1), (REQ, 1, 1), (ACT, 1, 1))
+def test_during_a_rebalance_every_held_record_is_due_in_the_merged_order() -> None:
+    positions = all_read((REQ, 0, 3), (ACT, 0, 2), (REQ, 1, 1), (ACT, 1, 1))
     alignment: Alignment[str] = Alignment(positions)
-    alignment.take(REQ, [arrival("r50", 50, 0), arrival("r60", 60, 1), arrival("p9", 9, 0, 1)])
-    alignment.take(ACT, [arrival("a70", 70, 0)])
-    # p9 waits for partition 1 of actions, a70 for the third request of partition 0
-    assert run(alignment) == ["r50", "r60"]
+    alignment.take(REQ, [arrival("r10", 10, 0), arrival("r100", 100, 1), arrival("p9", 9, 0, 1)])
+    alignment.take(ACT, [arrival("a50", 50, 0)])
+    # Without a rebalance r100 waits for the second action, p9 for partition 1 of actions.
     positions.rebalance = True
-    assert run(alignment) == ["p9", "a70"]
+    assert run(alignment) == ["r10", "p9", "a50", "r100"]
     assert alignment.held(REQ) == alignment.held(ACT) == 0
 
 

@@ -166,3 +166,15 @@ def test_replay_window_without_expected_decisions_is_a_usage_error(
     code = main(["replay", "--events", str(EVENTS), "-o", os.devnull, "--from", "2025-01-07"])
     assert code == 2
     assert "--from/--to choose the decisions compared with --expected" in capsys.readouterr().err
+
+
+def test_replay_against_an_expected_file_without_decisions_lists_what_it_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "expected.jsonl"
+    empty.write_text("", encoding="utf-8")
+    args = ["replay", "--events", str(EVENTS), "--expected", str(empty), "-o", os.devnull]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "replay decided, but no decision was expected" in err
+    assert "FAIL: 0 of 0 expected decisions differ or are missing;" in err

@@ -243,6 +243,27 @@ def test_headers_are_not_read_for_a_record_that_is_skipped_or_after_a_gap() -> N
     assert batch.gap == OffsetGap(101, 105) and Counting.reads == 1
 
 
+class _ReadOnce(Message):
+    """A message whose headers may be read once: confluent-kafka's second read of a broken
+    header list crashes the process."""
+
+    reads = 0
+
+    def headers(self) -> Any:
+        _ReadOnce.reads += 1
+        assert _ReadOnce.reads == 1, "headers() read twice"
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+
+def test_headers_are_read_once_even_when_the_fast_path_looked_at_them_first() -> None:
+    # offset, timestamp, key and value all fit the fast path: only the headers send it on
+    once = _ReadOnce(topic=TOPIC, partition=PARTITION, offset=100, key=b"user-1", value=EVENT,
+                     timestamp=(1, 1_800_000_000_000))  # fmt: skip
+    batch = new_batch(next_offset=100)
+    fill_all(batch, [once])
+    assert _ReadOnce.reads == 1 and batch.take().flagged == 1
+
+
 def test_redelivered_records_below_the_next_offset_are_skipped() -> None:
     batch = new_batch(next_offset=100)
     fill_all(batch, [message(o) for o in (98, 99, 100, 101)])
