@@ -107,7 +107,7 @@ _MERGERS: weakref.WeakKeyDictionary[Any, Merger[Any]] = weakref.WeakKeyDictionar
 """The merger of each harness app."""
 
 
-class _NothingUnread:
+class NothingUnread:
     """Log positions of test mode, where records are put straight into the agents: every
     partition is read to its end."""
 
@@ -142,7 +142,7 @@ def make_harness(engine: Any = None) -> Harness:
         engine = RiskEngine.load(settings, source_id="tests")
     # The agents subscribe to the declared topics; then the processor sends to the recorders.
     processor = RiskProcessor(engine, declared, tables, CODEC)
-    merger: Merger[Any] = Merger(_NothingUnread())
+    merger: Merger[Any] = Merger(NothingUnread())
     register_agents(app, processor, merger, settings.risk_reload_interval_s)
     _MERGERS[app] = merger  # the worker starts its merge task; in test mode, running() does
     processor.topics = topics

@@ -123,26 +123,19 @@ def test_replay_refuses_lines_without_event_id_or_time(
     assert "a replay needs both on every line" in err
 
 
-def test_replay_refuses_a_window_that_ends_before_it_starts(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize(
+    ("window", "code", "message"),
+    [
+        (("2025-01-07", "2025-01-05"), 2, "--from 2025-01-07 is after --to 2025-01-05"),
+        (("1999-01-01", "1999-01-02"), 1, "FAIL: nothing to compare"),
+    ],
+)
+def test_replay_refuses_a_window_inverted_or_without_expected_decisions(
+    window: tuple[str, str], code: int, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        ["replay", "--events", str(EVENTS), "--expected", str(EXPECTED), "-o", os.devnull,
-         "--from", "2025-01-07", "--to", "2025-01-05"]
-    )  # fmt: skip
-    assert code == 2
-    assert "--from 2025-01-07 is after --to 2025-01-05" in capsys.readouterr().err
-
-
-def test_replay_with_no_expected_decision_in_the_window_fails(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    code = main(
-        ["replay", "--events", str(EVENTS), "--expected", str(EXPECTED), "-o", os.devnull,
-         "--from", "1999-01-01", "--to", "1999-01-02"]
-    )  # fmt: skip
-    assert code == 1
-    assert "FAIL: nothing to compare" in capsys.readouterr().err
+    args = ["replay", "--events", str(EVENTS), "--expected", str(EXPECTED), "-o", os.devnull]
+    assert main([*args, "--from", window[0], "--to", window[1]]) == code
+    assert message in capsys.readouterr().err
 
 
 def test_replay_names_an_input_that_is_not_utf8_or_cannot_be_read(

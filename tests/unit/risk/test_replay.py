@@ -32,6 +32,7 @@ from riskseal.risk.replay import (
 from riskseal.risk.rules import RuleSet
 from riskseal.sdk.jsonlines import EventLineError
 from tests.unit.risk.builders import MINUTE, T0, action, request
+from tests.unit.risk.faust_harness import NothingUnread
 
 SHIPPED_RULES = Path(__file__).parents[3] / "rules"
 CONFIG = GeneratorConfig(
@@ -150,19 +151,6 @@ def test_events_are_put_in_the_order_a_worker_merges_them() -> None:
     assert [order_key(event) for event in ordered] == sorted(map(order_key, ordered))
 
 
-class _AllRead:
-    """Log positions of a worker that fetched every record of both topics."""
-
-    def highwater(self, lane: Lane, partition: int) -> int | None:
-        return 0
-
-    def start_offset(self, lane: Lane, partition: int) -> int | None:
-        return 0
-
-    def rebalancing(self) -> bool:
-        return False
-
-
 _clock_times = st.lists(st.integers(0, 20), max_size=12)
 
 
@@ -187,7 +175,7 @@ def test_the_merge_order_is_the_workers_merge_of_topics_in_offset_order(
         )
     merged = in_merge_order(lanes)
     for partition, (requests, actions) in lanes.items():
-        alignment: Alignment[Event] = Alignment(_AllRead())
+        alignment: Alignment[Event] = Alignment(NothingUnread())
         alignment.take(
             Lane.REQUESTS, [Arrival(e, partition, i, order_key(e)) for i, e in enumerate(requests)]
         )
