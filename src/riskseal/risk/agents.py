@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -185,6 +186,8 @@ class RiskProcessor:
         self._outbox: deque[Callable[[], Awaitable[Any]]] = deque()
         """Outputs of handled records not sent yet (:meth:`_send_outbox`)."""
         self._sending = asyncio.Lock()
+        self._failing_since: float | None = None
+        """When sending the outbox started failing (monotonic); None while it does not."""
 
     async def on_requests(self, events: Sequence[EventT[bytes]]) -> None:
         """Decide a batch of access requests (dead-letter what cannot be decided)."""
@@ -422,8 +425,26 @@ class RiskProcessor:
         async with self._sending:
             outbox = self._outbox
             while outbox:
-                await outbox[0]()
+                try:
+                    await outbox[0]()
+                except BaseException:
+                    if self._failing_since is None:
+                        self._failing_since = time.monotonic()
+                    raise
                 outbox.popleft()
+            self._failing_since = None
+
+    def output_status(self) -> dict[str, Any]:
+        """What the worker still has to send: outputs waiting (of handled records) and for
+        how long sending them has been failing (None: it is not). Sending is retried for as
+        long as it fails, and the records' offsets are not committed past them, so a
+        ``failing_for_s`` that keeps growing means the worker is stuck on its outputs (an
+        authorization error, a missing topic) and needs an operator."""
+        since = self._failing_since
+        return {
+            "waiting": len(self._outbox),
+            "failing_for_s": None if since is None else round(time.monotonic() - since, 1),
+        }
 
     @staticmethod
     def _step(

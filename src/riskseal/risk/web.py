@@ -2,8 +2,10 @@
 
 * ``GET /risk/ready/`` answers 200 once the worker has joined its group, recovered its
   tables and resumed its streams, 503 before that and during a rebalance; the JSON body
-  lists the partitions it processes (``{"ready": true, "rebalances": 2,
-  "partitions": {"access.requests": [0, 2], ...}}``).
+  lists the partitions it processes and what it still has to send (``{"ready": true,
+  "rebalances": 2, "partitions": {"access.requests": [0, 2], ...}, "outputs": {"waiting":
+  0, "failing_for_s": null}}``; a growing ``failing_for_s`` means decisions, alerts or dead
+  letters cannot be sent).
 * ``GET /risk/users/{user_id}/state/`` returns the user's newest state
   (``UserState.to_bytes()``, including changes not yet written to the ``users`` table), or
   404 when this worker does not hold that user.
@@ -13,7 +15,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import faust
@@ -26,10 +28,15 @@ USER_STATE_PATH = "/risk/users/{user_id}/state/"
 
 
 def register_pages(
-    app: faust.App, topics: RiskTopics, newest_state: Callable[[str], bytes | None]
+    app: faust.App,
+    topics: RiskTopics,
+    newest_state: Callable[[str], bytes | None],
+    output_status: Callable[[], Mapping[str, object]],
 ) -> None:
     """Add the readiness and user-state pages to ``app``'s web server; ``newest_state`` gives
-    a user's newest state bytes (:meth:`~riskseal.risk.agents.RiskProcessor.user_state`)."""
+    a user's newest state bytes (:meth:`~riskseal.risk.agents.RiskProcessor.user_state`),
+    ``output_status`` what is left to send
+    (:meth:`~riskseal.risk.agents.RiskProcessor.output_status`)."""
     streamed = {
         topic.get_topic_name() for topic in (topics.requests, topics.actions, topics.ip_failures)
     }
@@ -46,6 +53,7 @@ def register_pages(
             "ready": is_ready,
             "rebalances": app.rebalancing_count,
             "partitions": {topic: sorted(numbers) for topic, numbers in partitions.items()},
+            "outputs": dict(output_status()),
         }
         return view.json(body, status=200 if is_ready else 503)
 

@@ -80,7 +80,7 @@ def create_risk_app(settings: Settings, engine: RiskEngine | None = None) -> Ris
 
     # mode types signal receivers loosely (any positional arguments); this one takes the set.
     app.on_partitions_revoked.connect(cast(Any, forget_revoked))
-    register_pages(app, topics, processor.user_state)
+    register_pages(app, topics, processor.user_state, processor.output_status)
     return RiskApp(app, topics, tables, processor)
 
 

@@ -39,6 +39,7 @@ def test_a_worker_answers_authorize_with_real_decisions(risk_world: RiskWorld) -
     worker = risk_world.worker("w1")
     ready = worker.wait_ready()
     assert ready["partitions"][risk_world.settings.topic_requests] == [0, 1, 2, 3]
+    assert ready["outputs"] == {"waiting": 0, "failing_for_s": None}
     with AuditClient(risk_world.settings) as client:
         first = client.authorize(Actor("alice"), "data.read", Resource("doc", "d1"), timeout=20)
         second = client.authorize(

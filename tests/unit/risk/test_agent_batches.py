@@ -355,3 +355,20 @@ def test_a_batch_retried_while_sends_fail_does_not_queue_its_outputs_again() -> 
     asyncio.run(world.processor.on_actions(garbage))
     # the first attempt's dead letter, then the retry's own: never one per failed attempt
     assert len(failing.sent) == 2
+
+
+def test_the_output_status_says_how_long_sending_has_been_failing() -> None:
+    world = _world()
+    failing = FailingTimes("deadletter", failures=2)
+    world.processor.topics = replace(world.processor.topics, deadletter=cast(TopicT, failing))
+    garbage = _events("access.actions", [(b"alice", b"\xff not an event")])
+    assert world.processor.output_status() == {"waiting": 0, "failing_for_s": None}
+    with pytest.raises(RuntimeError, match="send failed"):
+        asyncio.run(world.processor.on_actions(garbage))
+    status = world.processor.output_status()
+    assert status["waiting"] == 1 and status["failing_for_s"] is not None
+    assert status["failing_for_s"] >= 0
+    with pytest.raises(RuntimeError, match="send failed"):
+        asyncio.run(world.processor.on_actions(garbage))  # still failing: the clock goes on
+    asyncio.run(world.processor.on_actions(garbage))
+    assert world.processor.output_status() == {"waiting": 0, "failing_for_s": None}
