@@ -150,6 +150,7 @@ class Settings(BaseSettings):
     risk_max_event_ahead_s: float = Field(
         default=300.0,
         ge=0,
+        allow_inf_nan=False,
         description="How far an event's time may be ahead of its record's Kafka timestamp "
         "for the risk worker to use it; one further ahead is dead-lettered (`future_time`) "
         "instead of moving its user's state into the future. The SDK's own check is "

@@ -212,8 +212,9 @@ class RiskProcessor:
     def _arrival(self, event: EventT[bytes]) -> RecordTime | None:
         if self._max_ahead_ms is None:
             return None
-        timestamp = event.message.timestamp  # seconds (float), as Faust gives it
-        stamped = round(timestamp * 1000) if timestamp and timestamp > 0 else -1
+        timestamp = event.message.timestamp  # seconds (float) as Faust gives it; None: none
+        # the same rule as the sealed record's: negative means none, 0 is 1970 (checked)
+        stamped = -1 if timestamp is None or timestamp < 0 else round(timestamp * 1000)
         return RecordTime(stamped, self._max_ahead_ms)
 
     async def handle_merged(self, run: Iterable[tuple[Lane, ReadRecord]]) -> None:
@@ -230,7 +231,6 @@ class RiskProcessor:
 
     async def on_ip_failures(self, events: Sequence[EventT[bytes]]) -> None:
         """Account a batch of failed sign-ins against their source IPs (the record keys)."""
-        await self._send_left_over()
         batch = _Batch(self.pending_ips)
         for event in events:
             self._ip_failure(event, batch)
@@ -427,7 +427,7 @@ class RiskProcessor:
             while outbox:
                 try:
                     await outbox[0]()
-                except BaseException:
+                except Exception:  # a cancelled send is not a failing one
                     if self._failing_since is None:
                         self._failing_since = time.monotonic()
                     raise

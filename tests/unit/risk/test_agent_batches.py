@@ -12,13 +12,16 @@ import asyncio
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any, cast
+from unittest.mock import patch
 
 import pytest
 from faust.types import TP, EventT, TableT, TopicT
 
 from riskseal.contract.events import Decision
+from riskseal.risk import agents as agents_module
 from riskseal.risk.agents import RiskProcessor
 from riskseal.risk.deadletter import HEADER_REASON
+from riskseal.risk.intake import RecordTime
 from riskseal.risk.state import UserState
 from riskseal.risk.tables import RiskTables
 from riskseal.risk.topics import RiskTopics
@@ -46,8 +49,8 @@ class Message:
     partition: int
     offset: int
     headers: list[tuple[str, bytes]]
-    timestamp: float = 0.0
-    """Kafka record timestamp, seconds (Faust's unit); 0: none."""
+    timestamp: float | None = None
+    """Kafka record timestamp, seconds (Faust's unit); None: none."""
 
 
 @dataclass
@@ -372,3 +375,32 @@ def test_the_output_status_says_how_long_sending_has_been_failing() -> None:
         asyncio.run(world.processor.on_actions(garbage))  # still failing: the clock goes on
     asyncio.run(world.processor.on_actions(garbage))
     assert world.processor.output_status() == {"waiting": 0, "failing_for_s": None}
+
+
+def test_a_kafka_timestamp_of_zero_is_checked_as_the_sealed_record_is() -> None:
+    world = _world()
+    processor = RiskProcessor(
+        world.processor.engine, world.processor.topics, world.processor.tables, CODEC,
+        max_event_ahead_s=300,
+    )  # fmt: skip
+    [at_zero, without] = _events("access.actions", [(b"a", b"x"), (b"a", b"x")])
+    cast(Event, at_zero).message.timestamp = 0.0
+    assert processor._arrival(at_zero) == RecordTime(0, 300_000)
+    assert processor._arrival(without) == RecordTime(-1, 300_000)
+
+
+def test_a_batch_of_the_ip_lane_is_accounted_even_when_left_over_outputs_fail() -> None:
+    world = _world()
+    failing = FailingTimes("deadletter", failures=2)
+    world.processor.topics = replace(world.processor.topics, deadletter=cast(TopicT, failing))
+    garbage = _events("access.actions", [(b"alice", b"\xff not an event")])
+    with pytest.raises(RuntimeError, match="send failed"):  # a run leaves its dead letter
+        asyncio.run(world.processor.on_actions(garbage))
+    sign_in = failed_login("bob", "198.51.100.7", T0)
+    batch = _events("ip.failures", [(b"198.51.100.7", CODEC.encode_event(sign_in))])
+    with pytest.raises(RuntimeError, match="send failed"):  # the left-over send fails again
+        asyncio.run(world.processor.on_ip_failures(batch))
+    with patch.multiple(agents_module, RESEND_FIRST_DELAY_S=0.0):
+        asyncio.run(world.processor.send_outbox_until_sent())  # what the agent does then
+    world.processor.write_states()
+    assert b"198.51.100.7" in world.ips and len(failing.sent) == 1
