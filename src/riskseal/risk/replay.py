@@ -18,7 +18,7 @@ from typing import Any
 
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.events import AccessAction, AccessRequest, Alert, Decision
-from riskseal.risk.alignment import order_key
+from riskseal.risk.alignment import Alignment, Arrival, Lane, order_key
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.state import IpState, UserState
 from riskseal.sdk.jsonlines import EventLineError, parse_event_line
@@ -87,30 +87,36 @@ def in_event_time_order(events: Iterable[Event]) -> list[Event]:
 def in_merge_order(
     partitions: Mapping[int, tuple[Sequence[Event], Sequence[Event]]],
 ) -> list[Event]:
-    """Requests and actions as a worker that has fetched both topics merges them
-    (:mod:`riskseal.risk.alignment`): per partition, the (requests, actions) each in offset
-    order, merged by :func:`order_key` (an action first on equal keys), each topic keeping
-    its own order even where a producer's clock went back; the partitions' runs are then
+    """Requests and actions as a worker that has fetched both topics merges them: per
+    partition, the (requests, actions) each in offset order, merged by the worker's own
+    :class:`~riskseal.risk.alignment.Alignment` (by :func:`order_key`, each topic keeping
+    its own order even where a producer's clock went back); the partitions' runs are then
     interleaved by the same key (only the per-IP counts see that interleaving)."""
-    runs = [
-        _merge_lanes(requests, actions) for _, (requests, actions) in sorted(partitions.items())
-    ]
+    runs = []
+    for partition, (requests, actions) in sorted(partitions.items()):
+        alignment: Alignment[Event] = Alignment(_EverythingFetched())
+        for lane, events in ((Lane.REQUESTS, requests), (Lane.ACTIONS, actions)):
+            arrivals = [
+                Arrival(e, partition, offset, order_key(e)) for offset, e in enumerate(events)
+            ]
+            alignment.take(lane, arrivals)
+        runs.append(
+            [arrival.item for _, arrival in alignment.next_run(0.0, len(requests) + len(actions))]
+        )
     return list(heapq.merge(*runs, key=order_key))
 
 
-def _merge_lanes(requests: Sequence[Event], actions: Sequence[Event]) -> list[Event]:
-    merged: list[Event] = []
-    r = a = 0
-    while r < len(requests) and a < len(actions):
-        if order_key(actions[a]) <= order_key(requests[r]):
-            merged.append(actions[a])
-            a += 1
-        else:
-            merged.append(requests[r])
-            r += 1
-    merged += requests[r:]
-    merged += actions[a:]
-    return merged
+class _EverythingFetched:
+    """Log positions with nothing left to fetch: only the merge rule orders the records."""
+
+    def highwater(self, lane: Lane, partition: int) -> int | None:
+        return 0
+
+    def start_offset(self, lane: Lane, partition: int) -> int | None:
+        return 0
+
+    def rebalancing(self) -> bool:
+        return False
 
 
 def read_event_lines(path: Path) -> Iterator[tuple[int, Event]]:
