@@ -216,6 +216,17 @@ class RiskWorld:
             consumer.close()
         return messages
 
+    def dead_letter(self, timeout_s: float = 30) -> tuple[Message, list[tuple[str, bytes]]]:
+        """The first record of the dead-letter topic, and its headers that have a value."""
+        settings = self.settings
+        [dead] = self.read(
+            settings.topic_deadletter, settings.partitions_deadletter, lambda m: len(m) >= 1,
+            timeout_s,
+        )  # fmt: skip
+        raw_headers = dead.headers()
+        assert isinstance(raw_headers, list)
+        return dead, [(name, value) for name, value in raw_headers if isinstance(value, bytes)]
+
     def committed(self, topic: str, partitions: int) -> dict[int, int | None]:
         """The workers' committed offset of each partition of ``topic`` (None: none yet)."""
         consumer = Consumer(
