@@ -21,7 +21,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from riskseal.audit.checkpoint_checks import (
     data_version,
@@ -59,6 +59,11 @@ from riskseal.keys import SignatureError
 from riskseal.manifest import KeyManifest
 from riskseal.merkle import CompactRange, ProofError
 from riskseal.merkle import root as merkle_root
+
+DAY_MS = 86_400_000
+LOCK_SLACK_MS = 5 * 60_000
+"""How much earlier than the block's time plus the minimum retention its lock may end (the
+sealer computes the lock from its own clock, a little before it signs the header)."""
 
 _PLACED = re.compile(r"(blocks|checkpoints)/([^/]+/[^/]+/[0-9]+)/([0-9]+)")
 """A block or checkpoint key below the prefix: kind, chain id, number (ASCII digits only)."""
@@ -365,7 +370,7 @@ class Verifier:
             self.find("malformed_block", str(exc), **where)
             return None
         self._check_block(block, key, chain, seq, manifest, where)
-        self._check_link(block.header, previous, tree, where)
+        self._check_link(block, previous, tree, where)
         self._check_lock(block.header, key, chosen, where)
         return block
 
@@ -572,15 +577,23 @@ class Verifier:
 
     def _check_link(
         self,
-        header: BlockHeader,
+        block: Block,
         previous: BlockHeader | None,
         tree: CompactRange | None,
         where: dict[str, object],
     ) -> None:
+        header = block.header
         if tree is None:
             pass  # the tree could not be followed up to here (already reported)
         elif header.chain_size_before != tree.size or header.chain_root_before != tree.root():
             self.find("chain_root_mismatch", "chain root before this block differs", **where)
+        elif block.frontier_before != tree.frontier():
+            # A sealer resumes the chain from its head's frontier (FORMAT.md §7).
+            self.find(
+                "chain_root_mismatch",
+                "the chain frontier stored with this block is not the chain's",
+                **where,
+            )
         if header.seq == 0:
             if header.prev_header_hash != ZERO_HASH:
                 self.find("broken_link", "first block links to a predecessor", **where)
@@ -613,14 +626,24 @@ class Verifier:
         if state.mode != "COMPLIANCE":
             self.find("not_locked", f"Object Lock mode is {state.mode}, not COMPLIANCE", **where)
             return
-        created = datetime.fromtimestamp(header.created_ms / 1000, UTC)
-        minimum = created + timedelta(days=self.options.min_retention_days) - timedelta(minutes=5)
-        if state.retain_until is None or state.retain_until < minimum:
+        # In integer milliseconds: the header's time may be any 64-bit value (even when its
+        # signature failed), and a datetime cannot hold most of them.
+        minimum_ms = header.created_ms + self.options.min_retention_days * DAY_MS - LOCK_SLACK_MS
+        until = state.retain_until
+        if until is None or round(until.timestamp() * 1000) < minimum_ms:
             self.find(
                 "retention_too_short",
-                f"retained until {state.retain_until}, minimum {minimum:%Y-%m-%d %H:%M}Z",
+                f"retained until {until}, minimum {_utc_minute(minimum_ms)}",
                 **where,
             )
+
+
+def _utc_minute(time_ms: int) -> str:
+    """``time_ms`` as a UTC minute, or as milliseconds when no calendar date can hold it."""
+    try:
+        return f"{datetime.fromtimestamp(time_ms / 1000, UTC):%Y-%m-%d %H:%M}Z"
+    except (OverflowError, OSError, ValueError):
+        return f"{time_ms} ms since 1970"
 
 
 def _valid_at(manifest: KeyManifest | None) -> Callable[[str, int], bool]:

@@ -81,6 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _caused_by(exc, NoCredentialsError):
             err.print(_NO_CREDENTIALS_HINT, markup=False)
         return EXIT_ERROR
+    except Exception as exc:  # a bug: never let it pass for a verdict (exit 1 is "tampered")
+        err.print_exception()
+        err.print(
+            f"error: internal error ({type(exc).__name__}); this is a bug in riskseal, please "
+            "report it with the traceback above. Nothing was concluded: exit code 2",
+            markup=False,
+        )
+        return EXIT_ERROR
     return 0
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from riskseal.audit.report import Report
 from riskseal.audit.verify import Verifier
@@ -105,13 +106,14 @@ def _print(report: Report, as_json: bool) -> None:
         title = f"riskseal verify: {report.source}"
         if report.range:
             title += f" ({report.range})"
-        table = Table("chain", "blocks", "records", "checkpoint", title=title)
+        # Chain names and the source come from object keys and arguments: never markup.
+        table = Table("chain", "blocks", "records", "checkpoint", title=Text(title))
         for result in report.chains:
             counted = str(result.blocks)
             if report.range and result.first_seq is not None:
                 counted += f" (seq {result.first_seq}..{result.last_seq})"
             table.add_row(
-                str(result.chain), counted, str(result.records),
+                Text(str(result.chain)), counted, str(result.records),
                 "—" if result.checkpoint_size is None else str(result.checkpoint_size),
             )  # fmt: skip
         out.print(table)

@@ -79,8 +79,8 @@ def recover_head(store: BlockStore, prefix: str, chain: ChainId, keys: PublicKey
     if seq is None:
         return ChainHead.empty(chain)
     key = block_key(prefix, chain, seq)
-    block = _load(store, key)
     try:
+        block = _load(store, key)  # a head that does not parse stops this chain only
         check_block(block, key, keys, expected_chain=str(chain), expected_seq=seq)
         tree = CompactRange.from_frontier(seq, block.frontier_before)
         if tree.root() != block.header.chain_root_before:

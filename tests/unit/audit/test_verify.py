@@ -18,6 +18,7 @@ from riskseal.merkle import CompactRange
 from riskseal.note import Checkpoint, SignedNote, sign_note
 from riskseal.sealer.checkpoint import signed_checkpoint
 from tests.unit.audit.trail import (
+    CLUSTER,
     DECISIONS,
     FRESH,
     NOW_MS,
@@ -465,3 +466,40 @@ def test_block_without_records_signed_with_the_real_key_is_a_finding(
     code, report = _verify(trail, capsys)
     assert code == 1
     assert any(f["kind"] == "record_out_of_range" and f["seq"] == 2 for f in report["findings"])
+
+
+def test_stored_frontier_that_is_not_the_chains_is_a_finding(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The frontier is not signed, but a sealer resumes the chain from its head's frontier.
+    key = trail.key(REQUESTS, 2)
+    block = _block(trail, key)
+    junk = tuple(bytes([0xEE]) * 32 for _ in block.frontier_before)
+    _rewrite(trail, key, Block(block.header, block.signature, block.record_bytes, junk))
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert [(f["kind"], f["seq"]) for f in report["findings"]] == [("chain_root_mismatch", 2)]
+
+
+def test_an_internal_error_is_exit_2_never_a_verdict(
+    trail: Trail, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("riskseal.audit.verify.Verifier.run", broken)
+    code = main(["verify", "--local", str(trail.root), "--trust", str(trail.vkey_file())])
+    assert code == 2
+    assert "internal error (RuntimeError)" in capsys.readouterr().err
+
+
+def test_chain_names_are_never_read_as_markup(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Chain names come from object keys, which whoever can write to the bucket chooses.
+    source = trail.root / trail.key(REQUESTS, 0)
+    copy = trail.root / trail.key(REQUESTS, 0).replace(f"/{CLUSTER}/", "/[b]c/")
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(source, copy)
+    main(["verify", "--local", str(trail.root), "--trust", str(trail.vkey_file()), *FRESH])
+    assert f"[b]c/{REQUESTS}/0" in capsys.readouterr().out

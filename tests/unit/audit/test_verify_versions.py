@@ -4,10 +4,14 @@ tampered key is a finding (exit 1), never an I/O error (exit 2), and every stray
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from riskseal.audit.report import Report
 from riskseal.audit.verify import Verifier
+from riskseal.block import Block
+from riskseal.keys import FileSigner
 from riskseal.manifest import manifest_key
 from tests.unit.audit.trail import (
     CLUSTER,
@@ -139,3 +143,20 @@ def test_a_trail_with_no_chain_at_all_is_a_finding(trail: Trail) -> None:
     report = _run(trail, VersionedSource(only_keys))
     assert [(f.kind, f.key) for f in report.findings] == [("no_chain", f"{PREFIX}/")]
     assert not report.ok
+
+
+def test_block_with_a_time_no_calendar_holds_is_a_finding_not_a_crash(trail: Trail) -> None:
+    # Anyone able to write to the bucket can put a block with any header at the next seq;
+    # in an Object Lock bucket it is locked by default, so its lock is checked against it.
+    bucket = VersionedSource(trail.store.objects)
+    genuine = Block.from_bytes(trail.store.objects[trail.key(REQUESTS, 2)])
+    forger = FileSigner.generate("forger")
+    header = dataclasses.replace(
+        genuine.header, seq=3, object_key=trail.key(REQUESTS, 3), created_ms=2**62,
+        key_id=forger.key_id,
+    )  # fmt: skip
+    forged = Block(header, forger.sign(header.signing_payload()), genuine.record_bytes, ())
+    bucket.put(trail.key(REQUESTS, 3), forged.to_bytes())
+    report = _run(trail, bucket)
+    found = {(f.kind, f.seq) for f in report.findings if f.key == trail.key(REQUESTS, 3)}
+    assert {("unknown_key", 3), ("retention_too_short", 3)} <= found

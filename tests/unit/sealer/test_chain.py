@@ -79,6 +79,9 @@ def test_records_must_continue_the_chain() -> None:
 def _tamper_head(store: MemoryBlockStore, change: str) -> None:
     key = block_key(PREFIX, CHAIN, 1)
     block = Block.from_bytes(store.objects[key])
+    if change == "garbage":  # a head that does not even parse
+        store.objects[key] = b"garbage"
+        return
     if change == "signature":
         block = dataclasses.replace(block, signature=bytes(64))
     elif change == "record":
@@ -92,6 +95,7 @@ def _tamper_head(store: MemoryBlockStore, change: str) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
+        ("garbage", "not an Avro"),
         ("signature", "does not verify"),
         ("record", "records do not match the signed Merkle root"),
         ("frontier", "frontier does not match"),
