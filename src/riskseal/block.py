@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastavro import parse_schema, reader, schemaless_reader, schemaless_writer
+from fastavro.schema import to_parsing_canonical_form
 
 from riskseal import blockread
 from riskseal.avrobin import avro_bytes, optional_bytes, zigzag
@@ -111,6 +112,7 @@ BLOCK_HEADER_SCHEMA: dict[str, Any] = {
 _RECORD = parse_schema(SEALED_RECORD_SCHEMA)
 _HEADER = parse_schema(BLOCK_HEADER_SCHEMA)
 _RECORD_SCHEMA_JSON = json.dumps(SEALED_RECORD_SCHEMA, separators=(",", ":"))
+_RECORD_SCHEMA_CANONICAL = to_parsing_canonical_form(parse_schema(SEALED_RECORD_SCHEMA))
 _LEAF_START = hashlib.sha256(b"\x00")
 
 
@@ -427,6 +429,8 @@ class Block:
         except Exception as exc:  # fastavro raises many types on corrupt input
             raise InvalidBlockError(f"not a readable Avro container: {exc}") from exc
         scanned = _read_fast(data, buffer.tell(), metadata) if fast else None
+        if scanned is None:
+            _refuse_unbounded(data, buffer.tell(), metadata, ocf.writer_schema)
         record_bytes = scanned.record_bytes if scanned is not None else _read_strict(ocf)
         try:
             if metadata.get(META_FORMAT) != str(FORMAT_VERSION):
@@ -448,6 +452,20 @@ class Block:
         if scanned is not None:
             block._derived["index"] = scanned
         return block
+
+
+def _refuse_unbounded(
+    data: bytes, header_end: int, metadata: dict[str, Any], writer_schema: Any
+) -> None:
+    """InvalidBlockError for a container the strict reader would decode without a bound on
+    memory: a writer schema other than SealedRecord's (an array of nulls a few bytes long
+    can claim 2^62 items), or data blocks inflating past ``MAX_INFLATED_BYTES``."""
+    if to_parsing_canonical_form(writer_schema) != _RECORD_SCHEMA_CANONICAL:
+        raise InvalidBlockError("the container's writer schema is not SealedRecord (FORMAT.md §2)")
+    if metadata.get("avro.codec", "null") == "deflate":
+        limit = blockread.MAX_INFLATED_BYTES
+        if blockread.inflated_size(data, header_end, limit) > limit:
+            raise InvalidBlockError(f"the records inflate to more than {limit:,} bytes")
 
 
 def _read_strict(ocf: Any) -> tuple[bytes, ...]:

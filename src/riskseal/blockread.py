@@ -38,6 +38,9 @@ from riskseal.avrobin import uvarint, zigzag
 SYNC_SIZE = 16
 """Bytes in an Avro container's sync marker."""
 
+MAX_INFLATED_BYTES = 128 * 1024 * 1024
+"""The most the data blocks of one stored block may inflate to (docs/FORMAT.md §4)."""
+
 _INFLATE_ERROR = cast(type[Exception], isal_zlib.error)  # isal's stub types it as an instance
 
 Header = tuple[str, bytes | None]
@@ -108,13 +111,33 @@ def read_data_blocks(data: bytes, start: int, codec: str) -> list[tuple[int, byt
             pos += SYNC_SIZE
             if codec == "deflate":
                 inflater = isal_zlib.decompressobj(-15)
-                payload = inflater.decompress(payload)
+                payload = inflater.decompress(payload, MAX_INFLATED_BYTES + 1)
                 if not inflater.eof or inflater.unused_data:
-                    return None  # a cut or padded deflate stream: the strict reader decides
+                    return None  # cut, padded or too large: the strict reader decides
             blocks.append((count, payload))
     except (_Defer, _INFLATE_ERROR):
         return None
     return blocks
+
+
+def inflated_size(data: bytes, start: int, limit: int) -> int:
+    """How many bytes the deflate data blocks from ``start`` on inflate to, counted up to
+    just past ``limit`` (inflating no more than that); the count so far at the first data
+    block that does not parse or inflate, where any Avro reader stops too. For the caller
+    to refuse a block that would take an unbounded amount of memory to decode."""
+    end, pos, total = len(data), start, 0
+    try:
+        while pos < end and total <= limit:
+            _, pos = _long(data, pos, end)
+            size, pos = _long(data, pos, end)
+            if size < 0:
+                break
+            inflater = isal_zlib.decompressobj(-15)
+            total += len(inflater.decompress(data[pos : pos + size], limit - total + 1))
+            pos += size + SYNC_SIZE
+    except (_Defer, _INFLATE_ERROR):
+        pass
+    return total
 
 
 def scan_records(blocks: Sequence[tuple[int, bytes]]) -> ScannedRecords | None:

@@ -103,6 +103,10 @@ class InvalidBlockError(IntegrityError):
     """A block object does not decode, or its header breaks the format."""
 
 
+class DeletedObjectError(IntegrityError):
+    """A sealed object was deleted: a delete marker hides its locked version."""
+
+
 class ExportStoppedError(IntegrityError):
     """``riskseal export`` met a finding on what it exports and stopped before its rows."""
 

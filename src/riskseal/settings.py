@@ -232,7 +232,11 @@ class Settings(BaseSettings):
         default=10_000, ge=1, description="A block is sealed at this many records..."
     )
     seal_max_bytes: int = Field(
-        default=4 * 1024 * 1024, ge=1_024, description="...or this many bytes of records..."
+        default=4 * 1024 * 1024,
+        ge=1_024,
+        le=64 * 1024 * 1024,
+        description="...or this many bytes of records (at most 64 MiB: verifiers refuse blocks "
+        "of records over 128 MiB)...",
     )
     seal_max_age_s: float = Field(
         default=2.0, gt=0, description="...or when its oldest record waited this long."

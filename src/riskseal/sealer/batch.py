@@ -47,6 +47,8 @@ _TRAILER = b"\x00\x00"
 """No headers (an empty array), then no flag (the null branch)."""
 _NO_OFFSET = -1
 """``Batch.next_offset`` of an empty chain: the first record may have any offset."""
+_NOT_SOUGHT = 2**63
+"""``Batch._sought`` of a batch whose consumer was not sought (no offset is above it)."""
 
 
 ReadHeaders = (
@@ -172,11 +174,22 @@ class RecordEncoder:
 
 @dataclass(frozen=True, slots=True)
 class OffsetGap:
-    """Kafka has no records from ``expected`` up to ``found`` (exclusive) in a partition:
-    compacted, expired before they were sealed, or transaction markers."""
+    """The partition's next record is not at ``expected`` but at ``found``.
+
+    Above it, Kafka has no records from ``expected`` up to ``found`` (exclusive): compacted,
+    expired before they were sealed, or transaction markers. Below it (:attr:`backwards`),
+    the log itself went back: the topic was deleted and created again, an unclean leader
+    election truncated it, or the broker lost its data; the records at those offsets now are
+    not the ones sealed there.
+    """
 
     expected: int
     found: int
+
+    @property
+    def backwards(self) -> bool:
+        """Whether the log went back to an offset already sealed."""
+        return self.found < self.expected
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,10 +209,12 @@ class SealedBatch:
 class Batch:
     """Records waiting to be sealed for one partition, already in canonical encoding.
 
-    ``next_offset`` is the offset the next record must have; records below it were sealed
-    already (a re-delivery after a seek) and are skipped. A batch made with ``resync`` (the
-    consumer was just sought to ``next_offset``) also skips records above it until that
-    offset arrives: those were fetched before the seek and come again after it.
+    ``next_offset`` is the offset the next record must have. A batch made with ``resync``
+    (the consumer was just sought to ``next_offset``) skips records other than that offset
+    until it arrives: those were fetched before the seek and come again after it. Records it
+    took before the seek's fetch caught up come again too, and are skipped: records below
+    ``next_offset`` but not below the offset sought to. Any other record below
+    ``next_offset`` means the log went back (:attr:`OffsetGap.backwards`).
     """
 
     def __init__(
@@ -225,6 +240,9 @@ class Batch:
         self.flagged = 0
         self.started = 0.0
         self._resync = resync and next_offset is not None
+        self._sought = self.next_offset if self._resync else _NOT_SOUGHT
+        """The offset the consumer was sought to (``_NOT_SOUGHT``: it was assigned there):
+        records from it up to ``next_offset`` may be delivered a second time."""
         self._first_offset = 0
         self._oldest = 2**63
         self._prefix = encoder.prefix(topic, partition)
@@ -305,11 +323,11 @@ class Batch:
                     if stamp < oldest:
                         oldest = stamp
             if not data:  # not the usual record: the general encoder
-                if expected != _NO_OFFSET and offset < expected:
-                    continue  # sealed already: re-delivered after a seek
                 if self._resync and offset != expected:
                     continue  # fetched before the seek to ``expected``: it comes again
-                if expected != _NO_OFFSET and offset > expected:
+                if expected != _NO_OFFSET and offset != expected:
+                    if self._sought <= offset < expected:
+                        continue  # taken already: delivered again after the seek
                     self.gap = OffsetGap(expected, offset)
                     index -= 1
                     break

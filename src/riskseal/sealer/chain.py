@@ -21,7 +21,7 @@ from riskseal.block import (
     block_key,
     records_root,
 )
-from riskseal.errors import ChainHeadError, IntegrityError
+from riskseal.errors import ChainHeadError, DeletedObjectError, IntegrityError
 from riskseal.keys import PublicKeys, Signer
 from riskseal.merkle import CompactRange
 from riskseal.merkle import root as merkle_root
@@ -75,7 +75,13 @@ def find_head_seq(store: BlockStore, prefix: str, chain: ChainId) -> int | None:
 
 def recover_head(store: BlockStore, prefix: str, chain: ChainId, keys: PublicKeys) -> ChainHead:
     """Read and check the newest block of ``chain``; ChainHeadError if it fails a check."""
-    seq = find_head_seq(store, prefix, chain)
+    try:
+        seq = find_head_seq(store, prefix, chain)
+    except DeletedObjectError as exc:  # the search would land below it, and fork the chain
+        raise ChainHeadError(
+            f"chain {chain}: {exc}; the sealer will not append to it: run `riskseal verify` "
+            "and investigate"
+        ) from exc
     if seq is None:
         return ChainHead.empty(chain)
     key = block_key(prefix, chain, seq)

@@ -196,12 +196,22 @@ class Sealer:
         if batch.records:
             self._seal(state)
         chain = f"{batch.topic}[{batch.partition}]"
-        reason = (
-            f"offset gap: {chain} has no records at offsets {gap.expected} to {gap.found - 1} "
-            "(compacted, expired before they were sealed, or transaction markers); a block "
-            "cannot skip offsets, so sealing this partition stopped at offset "
-            f'{gap.expected}. See docs/DEPLOYMENT.md, "Offset gaps".'
-        )
+        if gap.backwards:
+            reason = (
+                f"offset rewind: {chain} went back from offset {gap.expected} to {gap.found}, "
+                "which is sealed already (the topic was deleted and created again, an unclean "
+                "leader election truncated it, or the broker lost its data: a new cluster id "
+                "needs a sealer restart); the records there now are not the sealed ones, so "
+                f"sealing this partition stopped at offset {gap.expected}. See "
+                'docs/DEPLOYMENT.md, "Offset gaps".'
+            )
+        else:
+            reason = (
+                f"offset gap: {chain} has no records at offsets {gap.expected} to "
+                f"{gap.found - 1} (compacted, expired before they were sealed, or transaction "
+                "markers); a block cannot skip offsets, so sealing this partition stopped at "
+                f'offset {gap.expected}. See docs/DEPLOYMENT.md, "Offset gaps".'
+            )
         state.stopped = reason
         self.consumer.pause([TopicPartition(batch.topic, batch.partition)])
         log.error("%s", reason)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from riskseal.errors import BlockExistsError, StorageUnavailableError
+from riskseal.errors import BlockExistsError, DeletedObjectError, StorageUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -38,7 +38,8 @@ class BlockStore(Protocol):
         """The object's bytes, or None when there is no such key."""
 
     def exists(self, key: str) -> bool:
-        """Whether an object exists under ``key``."""
+        """Whether an object exists under ``key``; DeletedObjectError when a delete marker
+        hides it (S3 would take a new block there, beside the deleted one)."""
 
     def keys(self, prefix: str) -> list[str]:
         """Every current key under ``prefix``, sorted."""
@@ -102,6 +103,11 @@ class S3BlockStore:
         try:
             self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
+            if _status(exc) == 404 and _is_delete_marker(exc):
+                raise DeletedObjectError(
+                    f"s3://{self.bucket}/{key} was deleted (a delete marker hides its locked "
+                    "version): nothing is written beside a deleted block"
+                ) from exc
             if _status(exc) == 404:
                 return False
             raise StorageUnavailableError(
@@ -132,6 +138,9 @@ class MemoryBlockStore:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.deleted: set[str] = set()
+        """Keys hidden by a delete marker (their bytes stay in ``objects``, as S3 keeps a
+        locked version): ``get`` finds nothing there, ``exists`` refuses."""
         self._lock = threading.Lock()
 
     def create(self, key: str, data: bytes) -> None:
@@ -143,10 +152,12 @@ class MemoryBlockStore:
 
     def get(self, key: str) -> bytes | None:
         """The stored bytes or None."""
-        return self.objects.get(key)
+        return None if key in self.deleted else self.objects.get(key)
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
+        if key in self.deleted:
+            raise DeletedObjectError(f"{key} was deleted")
         return key in self.objects
 
     def keys(self, prefix: str) -> list[str]:
@@ -156,6 +167,11 @@ class MemoryBlockStore:
 
 def _status(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def _is_delete_marker(exc: ClientError) -> bool:
+    headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return str(headers.get("x-amz-delete-marker", "")).lower() == "true"
 
 
 def _describe(exc: ClientError) -> str:

@@ -238,8 +238,10 @@ def test_headers_are_not_read_for_a_record_that_is_skipped_or_after_a_gap() -> N
         return Counting(topic=TOPIC, partition=PARTITION, offset=offset, key=b"k", value=EVENT,
                         timestamp=(1, 1_800_000_000_000))  # fmt: skip
 
-    batch = new_batch(next_offset=100)
-    assert batch.fill([counting(99), counting(100), counting(105)], 0) == 2
+    batch = new_batch(next_offset=100, resync=True)
+    assert batch.fill([counting(99), counting(100)], 0) == 2  # 99: fetched before the seek
+    batch.end_resync()
+    assert batch.fill([counting(105)], 0) == 0
     assert batch.gap == OffsetGap(101, 105) and Counting.reads == 1
 
 
@@ -264,11 +266,31 @@ def test_headers_are_read_once_even_when_the_fast_path_looked_at_them_first() ->
     assert _ReadOnce.reads == 1 and batch.take().flagged == 1
 
 
-def test_redelivered_records_below_the_next_offset_are_skipped() -> None:
+def test_records_taken_before_a_seek_caught_up_are_skipped_when_they_come_again() -> None:
+    batch = new_batch(next_offset=100, resync=True)
+    fill_all(batch, [message(o) for o in (99, 100, 101)])  # fetched before the seek
+    batch.end_resync()
+    fill_all(batch, [message(o) for o in (100, 101, 102)])  # the seek's own fetch
+    assert batch.records == [expected_bytes(message(o)) for o in (100, 101, 102)]
+    assert batch.gap is None and batch.next_offset == 103
+
+
+def test_a_record_below_the_next_offset_without_a_seek_means_the_log_went_back() -> None:
+    # Sealed up to 99, and Kafka now starts over (a topic created again, a truncated log, a
+    # broker that lost its data): those offsets hold other records than the sealed ones.
     batch = new_batch(next_offset=100)
-    fill_all(batch, [message(o) for o in (98, 99, 100, 101)])
-    assert batch.records == [expected_bytes(message(o)) for o in (100, 101)]
-    assert batch.next_offset == 102
+    fill_all(batch, [message(100)])
+    assert batch.fill([message(0), message(1)], 0) == 0
+    assert batch.gap == OffsetGap(101, 0) and batch.gap.backwards
+    assert batch.records == [expected_bytes(message(100))]
+
+
+def test_a_record_below_the_offset_sought_to_means_the_log_went_back() -> None:
+    batch = new_batch(next_offset=100, resync=True)
+    fill_all(batch, [message(100)])
+    batch.end_resync()
+    assert batch.fill([message(40)], 0) == 0
+    assert batch.gap == OffsetGap(101, 40) and batch.gap.backwards
 
 
 def test_after_a_seek_records_fetched_before_it_are_skipped_until_the_head_arrives() -> None:

@@ -122,3 +122,13 @@ def test_a_block_copied_to_another_key_is_refused_as_head() -> None:
     store.objects[block_key(PREFIX, CHAIN, 1)] = store.objects[block_key(PREFIX, CHAIN, 0)]
     with pytest.raises(ChainHeadError, match="belongs at"):
         recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+
+
+def test_a_deleted_block_stops_the_chain_instead_of_forking_it_below() -> None:
+    # A delete marker hides block 3 (its locked version stays): a head search that took it
+    # for missing would write a second block 3 beside it.
+    store, signer = MemoryBlockStore(), FileSigner.generate("s")
+    chain_of(store, signer, [1] * 11)
+    store.deleted.add(block_key(PREFIX, CHAIN, 3))
+    with pytest.raises(ChainHeadError, match="was deleted"):
+        recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))

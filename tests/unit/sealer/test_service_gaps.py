@@ -116,6 +116,16 @@ def test_a_gap_at_the_head_after_a_seek_stops_the_chain_instead_of_waiting_forev
     assert loop.state.stopped is not None and "offsets 100 to 102" in loop.state.stopped
 
 
+def test_a_log_that_went_back_stops_the_chain_and_seals_nothing_of_it() -> None:
+    loop = _loop(next_offset=100)
+    loop.sealer._accept([message(100), message(0), message(1)])
+    [sealed] = loop.writer.sealed
+    assert (sealed.first_offset, sealed.last_offset) == (100, 100)
+    why = loop.state.stopped
+    assert why is not None and "went back from offset 101 to 0" in why
+    assert loop.consumer.paused == [(TOPIC, PARTITION)] and loop.stopped == [(CHAIN, why)]
+
+
 def test_the_drain_at_shutdown_never_resumes_consumption() -> None:
     loop = _loop()
     loop.writer.in_flight = 3
