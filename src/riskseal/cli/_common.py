@@ -110,5 +110,9 @@ def verify_options(
         log_origin=settings.log_origin,
         audit_topics=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
         trusted_keys=trusted_keys(trust),
-        min_retention_days=min_retention_days or settings.object_lock_retention_days,
+        min_retention_days=(
+            settings.object_lock_retention_days
+            if min_retention_days is None
+            else min_retention_days
+        ),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -22,10 +23,21 @@ TrustOption = Annotated[
 ChainOption = Annotated[
     str | None, typer.Option("--chain", help="Only this chain: cluster/topic/partition.")
 ]
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number of seconds; give e.g. 3600")
+    return value
+
+
 MaxCheckpointAgeOption = Annotated[
     float,
     typer.Option(
-        "--max-checkpoint-age", help="Newest checkpoint older than this (seconds) is stale."
+        "--max-checkpoint-age",
+        help="Newest checkpoint older than this (seconds) is stale.",
+        min=0.0,
+        callback=_finite,
     ),
 ]
 MinRetentionDaysOption = Annotated[
@@ -34,6 +46,7 @@ MinRetentionDaysOption = Annotated[
         "--min-retention-days",
         help="Minimum Object Lock retention, in days.",
         show_default="the setting object_lock_retention_days",
+        min=1,
     ),
 ]
 ProgressOption = Annotated[

@@ -3,6 +3,7 @@
 Layout of the data directory::
 
     <data-dir>/
+      .riskseal-stack     marks the directory as a stack's: only such a one is wiped
       stack.json          endpoints, ports and cluster id of the running stack
       s3-identities.json  admin / sealer / auditor keys (0600), SeaweedFS -s3.config
       run/weed.pid        pid files of the servers we started
@@ -34,6 +35,9 @@ from riskseal.stack.process import ServerProcess
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+STACK_MARKER = ".riskseal-stack"
+"""The file `stack up` writes in its data directory: `stack down --wipe` deletes no other."""
 
 KAFKA_STORAGE_BUCKET = "riskseal-kafka"
 
@@ -168,6 +172,12 @@ class LocalStack:
 
         Data stays unless ``wipe``; a stale pid file is removed.
         """
+        if wipe and self.data_dir.exists() and not (self.data_dir / STACK_MARKER).exists():
+            raise DataDirError(
+                f"refusing to delete {self.data_dir.resolve()}: it is not a riskseal stack data "
+                f"directory (no {STACK_MARKER} file, which `stack up` writes); check "
+                "--data-dir (RISKSEAL_DATA_DIR), or delete it yourself if you mean to"
+            )
         stopped = [server.name for server in (self.tansu, self.weed) if server.stop()]
         self.state_file.unlink(missing_ok=True)
         if wipe and self.data_dir.exists():
@@ -244,6 +254,7 @@ class LocalStack:
             probe = self.data_dir / "run" / ".write-probe"
             probe.write_bytes(b"")
             probe.unlink()
+            (self.data_dir / STACK_MARKER).touch()
         except OSError as exc:
             raise DataDirError(
                 f"data directory {self.data_dir} is not writable: {exc.strerror or exc}; "

@@ -503,3 +503,14 @@ def test_chain_names_are_never_read_as_markup(
     shutil.copyfile(source, copy)
     main(["verify", "--local", str(trail.root), "--trust", str(trail.vkey_file()), *FRESH])
     assert f"[b]c/{REQUESTS}/0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "option", [["--max-checkpoint-age", "nan"], ["--max-checkpoint-age", "-1"],
+               ["--max-checkpoint-age", "inf"], ["--min-retention-days", "0"]],
+)  # fmt: skip
+def test_a_threshold_that_would_switch_a_check_off_is_a_usage_error(
+    trail: Trail, capsys: pytest.CaptureFixture[str], option: list[str]
+) -> None:
+    args = ["verify", "--local", str(trail.root), "--trust", str(trail.vkey_file()), *option]
+    assert main(args) == 2

@@ -107,3 +107,14 @@ def test_nothing_is_started_when_start_is_refused(
     main(["stack", "up", "--data-dir", str(tmp_path), "--kafka-port", str(listening_socket)])
     capsys.readouterr()
     assert not list((tmp_path / "run").glob("*.pid"))
+
+
+def test_down_wipe_deletes_no_directory_but_a_stacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "my-project"
+    (project / "src").mkdir(parents=True)
+    (project / "notes.txt").write_text("mine")
+    assert main(["stack", "down", "--data-dir", str(project), "--wipe"]) == 2
+    assert "refusing to delete" in _one_error_line(capsys)
+    assert (project / "notes.txt").read_text() == "mine"
