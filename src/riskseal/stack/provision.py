@@ -189,15 +189,24 @@ def ensure_topics(
     admin = AdminClient({"bootstrap.servers": bootstrap, **config})
     wanted = [NewTopic(name, count, replication_factor) for name, count in partitions.items()]
     futures = admin.create_topics(wanted, request_timeout=timeout_s)
+    unanswered = (
+        f"no Kafka broker answered at {bootstrap} within {timeout_s:g} s: start it, or fix "
+        "RISKSEAL_KAFKA_BOOTSTRAP (and the RISKSEAL_KAFKA_SECURITY_* settings)"
+    )
     for name, future in futures.items():
         try:
             future.result(timeout=timeout_s)
+        except TimeoutError as exc:
+            raise ProvisioningError(unanswered) from exc
         except KafkaException as exc:
             error = exc.args[0]
             if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 continue
             raise ProvisioningError(f"cannot create topic {name}: {error}") from exc
-    metadata = admin.list_topics(timeout=timeout_s)
+    try:
+        metadata = admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise ProvisioningError(f"{unanswered} ({exc.args[0]})") from exc
     for name, count in partitions.items():
         topic = metadata.topics.get(name)
         actual = len(topic.partitions) if topic is not None else 0

@@ -12,6 +12,7 @@ import pytest
 from riskseal.errors import PortInUseError, ProvisioningError
 from riskseal.stack.identities import StackIdentities
 from riskseal.stack.ports import StackPorts, ensure_ports_free, find_free_ports, port_is_free
+from riskseal.stack.provision import ensure_topics
 
 
 def test_every_seaweedfs_port_is_explicit_and_distinct() -> None:
@@ -87,3 +88,9 @@ def test_corrupt_identity_file_is_a_provisioning_error(tmp_path: Path) -> None:
     path.write_text(json.dumps({"identities": []}))
     with pytest.raises(ProvisioningError, match="stack down --wipe"):
         StackIdentities.load(path)
+
+
+def test_topics_on_a_broker_that_does_not_answer_name_the_address_to_fix() -> None:
+    closed = find_free_ports().kafka  # nothing listens there
+    with pytest.raises(ProvisioningError, match=f"no Kafka broker answered at 127.0.0.1:{closed} "):
+        ensure_topics(f"127.0.0.1:{closed}", {"t": 1}, replication_factor=1, timeout_s=0.5)
