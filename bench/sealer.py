@@ -144,7 +144,7 @@ def seal_all(settings: Settings, count: int) -> tuple[float, list[float]]:
     signer = FileSigner.generate("bench")
     store = S3BlockStore(s3_client_for(settings, "writer"), settings.s3_bucket, "COMPLIANCE", 1)
     manifest = ensure_signer_listed(store, settings.s3_prefix, signer)
-    sealer = Sealer(settings, signer, manifest.public_keys(), store)
+    sealer = Sealer(settings, signer, manifest, store)
     stop = threading.Event()
     thread = threading.Thread(target=sealer.run, args=(stop,))
     thread.start()

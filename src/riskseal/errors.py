@@ -127,6 +127,10 @@ class SealError(RiskSealError):
     """The sealer cannot continue a chain."""
 
 
+class SigningKeyError(SealError):
+    """The sealer's key may not sign now (the key manifest retired it): it stops."""
+
+
 class ChainHeadError(SealError):
     """The newest block of a chain fails verification; the sealer will not append to it."""
 

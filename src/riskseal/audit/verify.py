@@ -602,6 +602,13 @@ class Verifier:
             return  # the predecessor is already reported (missing or malformed)
         if header.prev_header_hash != previous.header_hash():
             self.find("broken_link", f"does not link to block {previous.seq}", **where)
+        if header.created_ms < previous.created_ms:
+            self.find(
+                "time_reversed",
+                f"dated {header.created_ms}, before block {previous.seq} ({previous.created_ms}):"
+                " a chain's time never goes back",
+                **where,
+            )
         if header.first_offset > previous.last_offset + 1:
             self.find(
                 "offset_gap",

@@ -59,8 +59,10 @@ def rotate(
 ) -> None:
     """Publish a new key manifest version: the old key valid until now, the new one from now.
 
-    Signed by both keys; blocks signed by the old key stay verifiable. Restart the sealers
-    with the new key (RISKSEAL_SIGNING_KEY_FILE) afterwards.
+    Signed by both keys; blocks signed by the old key stay verifiable. Stop the sealers
+    before, and start them with the new key (RISKSEAL_SIGNING_KEY_FILE) after: a block the
+    old key signs after this is not valid (a running sealer stops once it sees the new
+    manifest).
 
     Example:
 

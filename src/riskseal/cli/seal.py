@@ -52,7 +52,7 @@ def seal(ctx: typer.Context) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    sealer = Sealer(settings, signer, manifest.public_keys(), store)
+    sealer = Sealer(settings, signer, manifest, store)
     err.print(f"OK: sealing {', '.join(settings.audit_topics)} as {signer.key_id}")
     sealer.run(stop)
     metrics = sealer.metrics

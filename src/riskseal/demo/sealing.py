@@ -56,7 +56,7 @@ def seal(console: Console, settings: Settings, workdir: Path, expected: int) -> 
     )
     manifest = ensure_signer_listed(store, settings.s3_prefix, signer)
     console.print(f"key manifest v{manifest.version} publishes {signer.verifier.vkey()}")
-    sealer = Sealer(settings, signer, manifest.public_keys(), store)
+    sealer = Sealer(settings, signer, manifest, store)
     stop = threading.Event()
     thread = threading.Thread(target=sealer.run, args=(stop,), name="demo-sealer", daemon=True)
     thread.start()

@@ -257,7 +257,7 @@ def observe(state: UserState, event: Event, features: Features) -> None:
     if event.action == MFA and isinstance(event, AccessAction) and event.outcome is Outcome.SUCCESS:
         state.last_mfa = now
     elif event.auth.mfa_time is not None:
-        state.last_mfa = max(state.last_mfa or 0, event.auth.mfa_time)
+        state.last_mfa = max(state.last_mfa or 0, min(event.auth.mfa_time, now))
 
 
 def _learn_sensitive_peak(state: UserState, now: int) -> None:

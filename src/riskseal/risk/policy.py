@@ -60,6 +60,9 @@ SYNTHETIC_IDS = frozenset({DEFAULT_DENY, UNKNOWN_ACTION, INVALID_REQUEST, EVALUA
 
 _POLICY_REF = re.compile(r"policy\d+")
 
+MFA_CLOCK_SKEW_MS = 60_000
+"""How much later than its request an MFA time may be (clocks of two systems) and count."""
+
 ENTITY_CACHE_SIZE = 4_096
 """Entity sets kept per policy set (least recently used dropped first)."""
 
@@ -97,8 +100,13 @@ class PolicyRequest:
         reasons: Sequence[str],
         device_known: bool,
     ) -> Self:
-        """The policy view of ``request`` with its risk; the MFA age is taken at its time."""
+        """The policy view of ``request`` with its risk; the MFA age is taken at its time.
+
+        An MFA dated more than :data:`MFA_CLOCK_SKEW_MS` after the request is not believed
+        (no MFA age): it would read as an MFA done just now, and lift a step-up."""
         mfa_time = request.auth.mfa_time
+        if mfa_time is not None and mfa_time > request.time + MFA_CLOCK_SKEW_MS:
+            mfa_time = None
         return cls(
             user_id=request.actor.uid,
             roles=request.actor.roles,

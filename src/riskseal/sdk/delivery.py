@@ -9,11 +9,14 @@ nothing leaves the client without the application hearing about it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +29,8 @@ class DeliveryFailure:
 
 
 DeliveryCallback = Callable[[str, DeliveryFailure | None], None]
-"""Called from the client's delivery thread with (event_id, failure or None on success)."""
+"""Called from the client's delivery thread with (event_id, failure or None on success); an
+exception it raises is logged, and the failure is still returned by ``flush``/``close``."""
 
 
 def event_id_of(value: bytes | None) -> str:
@@ -67,7 +71,10 @@ class DeliveryTracker:
             with self._lock:
                 self._failures.append(failure)
         if self._callback is not None:
-            self._callback(event_id_of(message.value()), failure)
+            try:
+                self._callback(event_id_of(message.value()), failure)
+            except Exception:  # the application's bug must not stop every later report
+                LOG.exception("the on_delivery callback raised (the report is kept)")
 
     def collect(self) -> list[DeliveryFailure]:
         """The failures reported since the last collect."""

@@ -21,12 +21,15 @@ from riskseal.block import (
     block_key,
     records_root,
 )
-from riskseal.errors import ChainHeadError, DeletedObjectError, IntegrityError
+from riskseal.errors import ChainHeadError, DeletedObjectError, IntegrityError, SigningKeyError
 from riskseal.keys import PublicKeys, Signer
 from riskseal.merkle import CompactRange
 from riskseal.merkle import root as merkle_root
 from riskseal.sealer.batch import PendingRecord
 from riskseal.sealer.store import BlockStore
+
+MaySign = Callable[[str, int], bool]
+"""Whether a key (by id) may sign at a time in ms (``KeyManifest.may_sign``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,8 @@ class ChainHead:
     """The offset the next block must start at; None for an empty chain (any start)."""
     prev_header_hash: bytes
     tree: CompactRange
+    created_ms: int = 0
+    """The last block's ``created_ms``: the next block's is never earlier (FORMAT.md §7)."""
 
     @classmethod
     def empty(cls, chain: ChainId) -> ChainHead:
@@ -73,8 +78,19 @@ def find_head_seq(store: BlockStore, prefix: str, chain: ChainId) -> int | None:
     return latest_index(lambda seq: store.exists(block_key(prefix, chain, seq)))
 
 
-def recover_head(store: BlockStore, prefix: str, chain: ChainId, keys: PublicKeys) -> ChainHead:
-    """Read and check the newest block of ``chain``; ChainHeadError if it fails a check."""
+def recover_head(
+    store: BlockStore,
+    prefix: str,
+    chain: ChainId,
+    keys: PublicKeys,
+    may_sign: MaySign | None = None,
+) -> ChainHead:
+    """Read and check the newest block of ``chain``; ChainHeadError if it fails a check.
+
+    ``may_sign`` (the key manifest's :meth:`~riskseal.manifest.KeyManifest.may_sign`) also
+    refuses a head signed by a key outside its validity: whoever holds a retired key must
+    not be able to put a block that the sealer then continues.
+    """
     try:
         seq = find_head_seq(store, prefix, chain)
     except DeletedObjectError as exc:  # the search would land below it, and fork the chain
@@ -88,6 +104,9 @@ def recover_head(store: BlockStore, prefix: str, chain: ChainId, keys: PublicKey
     try:
         block = _load(store, key)  # a head that does not parse stops this chain only
         check_block(block, key, keys, expected_chain=str(chain), expected_seq=seq)
+        header = block.header
+        if may_sign is not None and not may_sign(header.key_id, header.created_ms):
+            raise IntegrityError(f"key {header.key_id} was not valid at {header.created_ms}")
         tree = CompactRange.from_frontier(seq, block.frontier_before)
         if tree.root() != block.header.chain_root_before:
             raise IntegrityError("stored chain frontier does not match the signed chain root")
@@ -112,6 +131,7 @@ def recover_head(store: BlockStore, prefix: str, chain: ChainId, keys: PublicKey
         next_offset=block.header.last_offset + 1,
         prev_header_hash=block.header.header_hash(),
         tree=tree,
+        created_ms=block.header.created_ms,
     )
 
 
@@ -156,6 +176,7 @@ class ChainWriter:
         prefix: str,
         origin: str,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        may_sign: MaySign | None = None,
     ) -> None:
         self.head = head
         self.store = store
@@ -163,6 +184,19 @@ class ChainWriter:
         self.prefix = prefix
         self.origin = origin
         self.clock_ms = clock_ms
+        self.may_sign = may_sign
+        """Whether the key manifest lets a key sign at a time (None: any time)."""
+
+    def check_key(self, time_ms: int) -> None:
+        """SigningKeyError unless the key manifest lets the sealer's key sign at ``time_ms``:
+        a block or checkpoint signed by a retired key is a permanent finding."""
+        key_id = self.signer.key_id
+        if self.may_sign is not None and not self.may_sign(key_id, time_ms):
+            raise SigningKeyError(
+                f"signing key {key_id} is not valid at {time_ms} in the key manifest (retired "
+                "by `riskseal keys rotate`?), so nothing more is signed with it: start the "
+                "sealer with the key that took over (RISKSEAL_SIGNING_KEY_FILE)"
+            )
 
     def build(self, records: Sequence[PendingRecord]) -> Block:
         """The signed next block for ``records`` (offset order, contiguous with the head)."""
@@ -186,6 +220,9 @@ class ChainWriter:
                 f"records start at {first_offset}"
             )
         key = block_key(self.prefix, head.chain, head.next_seq)
+        # Never earlier than the block before: another sealer's clock may be behind.
+        created_ms = max(self.clock_ms(), head.created_ms)
+        self.check_key(created_ms)
         header = BlockHeader(
             origin=self.origin,
             chain_id=str(head.chain),
@@ -197,7 +234,7 @@ class ChainWriter:
             prev_header_hash=head.prev_header_hash,
             chain_size_before=head.tree.size,
             chain_root_before=head.tree.root(),
-            created_ms=self.clock_ms(),
+            created_ms=created_ms,
             object_key=key,
             key_id=self.signer.key_id,
         )
@@ -215,4 +252,5 @@ class ChainWriter:
             next_offset=block.header.last_offset + 1,
             prev_header_hash=block.header.header_hash(),
             tree=tree,
+            created_ms=block.header.created_ms,
         )

@@ -38,10 +38,12 @@ from confluent_kafka import (
 from riskseal.block import ChainId
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.schemas_set import EventType
-from riskseal.errors import ChainHeadError, StorageUnavailableError
-from riskseal.keys import PublicKeys, Signer
+from riskseal.errors import ChainHeadError, RiskSealError, StorageUnavailableError
+from riskseal.keys import Signer
+from riskseal.manifest import KeyManifest
 from riskseal.sealer.batch import Batch, OffsetGap, RecordEncoder
 from riskseal.sealer.chain import ChainHead, ChainWriter, recover_head
+from riskseal.sealer.keyring import latest_manifest
 from riskseal.sealer.metrics import SealerMetrics
 from riskseal.sealer.store import BlockStore
 from riskseal.sealer.writer import BlockWriter, CheckpointJob, PartitionState, SealJob
@@ -66,14 +68,16 @@ class Sealer:
         self,
         settings: Settings,
         signer: Signer,
-        trusted: PublicKeys,
+        manifest: KeyManifest,
         store: BlockStore,
         metrics: SealerMetrics | None = None,
         on_chain_stopped: Callable[[ChainId, str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.signer = signer
-        self.trusted = trusted
+        self.manifest = manifest
+        """The newest key manifest seen: read again before each chain head is recovered and
+        at each checkpoint, so a rotation reaches a running sealer."""
         self.store = store
         self.metrics = metrics or SealerMetrics()
         self.on_chain_stopped = on_chain_stopped
@@ -122,6 +126,7 @@ class Sealer:
                 self._seal_due(force=False)
                 self._collect()
                 if time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_interval_s:
+                    self._refresh_manifest()
                     self.write_checkpoints()
                     log.info("%s", self.metrics.summary())
             self._seal_due(force=True)
@@ -286,8 +291,9 @@ class Sealer:
             state.stopped = "head failed verification"
             return
         writer = ChainWriter(
-            head, self.store, self.signer, self.settings.s3_prefix, self.settings.log_origin
-        )
+            head, self.store, self.signer, self.settings.s3_prefix, self.settings.log_origin,
+            may_sign=self._may_sign,
+        )  # fmt: skip
         self.partitions[key] = PartitionState(writer, self._new_batch(chain, head, resync=True))
         log.info(
             "chain %s: another sealer wrote seq %d; resuming after it", chain, head.next_seq - 1
@@ -306,11 +312,31 @@ class Sealer:
         )
 
     # --- assignment --------------------------------------------------------------------------
+    def _may_sign(self, key_id: str, time_ms: int) -> bool:
+        return self.manifest.may_sign(key_id, time_ms)
+
+    def _refresh_manifest(self) -> None:
+        """Take a newer key manifest version from the bucket (checked against the one
+        before it); keep the one known when it cannot be read."""
+        try:
+            latest = latest_manifest(self.store, self.settings.s3_prefix)
+        except (RiskSealError, ValueError) as exc:
+            log.warning("key manifest not read again, keeping version %d: %s",
+                        self.manifest.version, exc)  # fmt: skip
+            return
+        if latest is not None and latest.version > self.manifest.version:
+            log.info("key manifest version %d", latest.version)
+            self.manifest = latest
+
     def _recover(self, chain: ChainId) -> ChainHead | None:
         delay = 0.2
+        self._refresh_manifest()  # a head may be signed by a key added since the start
         while True:
             try:
-                return recover_head(self.store, self.settings.s3_prefix, chain, self.trusted)
+                return recover_head(
+                    self.store, self.settings.s3_prefix, chain, self.manifest.public_keys(),
+                    self._may_sign,
+                )  # fmt: skip
             except ChainHeadError as exc:
                 log.error("%s", exc)
                 self.metrics.stopped_chains += 1
@@ -337,8 +363,9 @@ class Sealer:
                 positioned.append(partition)
                 continue
             writer = ChainWriter(
-                head, self.store, self.signer, self.settings.s3_prefix, self.settings.log_origin
-            )
+                head, self.store, self.signer, self.settings.s3_prefix, self.settings.log_origin,
+                may_sign=self._may_sign,
+            )  # fmt: skip
             self.partitions[(partition.topic, partition.partition)] = PartitionState(
                 writer, self._new_batch(chain, head)
             )

@@ -234,6 +234,7 @@ class BlockWriter:
             head = writer.head
             if head.next_seq == 0:
                 continue
+            writer.check_key(now_ms)
             note = signed_checkpoint(
                 job.origin, head.chain, head.tree.size, head.tree.root(), writer.signer,
                 time_ms=now_ms,

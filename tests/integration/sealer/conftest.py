@@ -50,7 +50,7 @@ class SealingWorld:
     def sealer(self) -> Sealer:
         """A sealer for this world (not running)."""
         manifest = ensure_signer_listed(self.store, self.settings.s3_prefix, self.signer)
-        return Sealer(self.settings, self.signer, manifest.public_keys(), self.store)
+        return Sealer(self.settings, self.signer, manifest, self.store)
 
     @contextmanager
     def running(self, sealer: Sealer) -> Iterator[Sealer]:

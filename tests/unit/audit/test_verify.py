@@ -514,3 +514,13 @@ def test_a_threshold_that_would_switch_a_check_off_is_a_usage_error(
 ) -> None:
     args = ["verify", "--local", str(trail.root), "--trust", str(trail.vkey_file()), *option]
     assert main(args) == 2
+
+
+def test_block_dated_before_the_one_it_follows_is_time_reversed(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Back-dating is how a retired key would sign a block inside its old validity.
+    _resign(trail, trail.key(REQUESTS, 2), created_ms=NOW_MS - 1)
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    assert ("time_reversed", 2) in {(f["kind"], f["seq"]) for f in report["findings"]}

@@ -390,6 +390,22 @@ def test_from_request_takes_the_mfa_age_at_the_request_time() -> None:
     assert (view.mfa_age_s, view.ip, view.is_mfa) == (None, None, False)
 
 
+@pytest.mark.parametrize(("after_ms", "age_s"), [(60_000, 0), (60_001, None), (10**12, None)])
+def test_an_mfa_dated_after_the_request_counts_only_within_clock_skew(
+    after_ms: int, age_s: int | None
+) -> None:
+    # Believed, an MFA "a year from now" is an MFA done just now: it would lift a step-up.
+    request = AccessRequest(
+        event_id="0b7d1a4e-3c52-4f0e-9a51-6d2f1e9b8c70", time=T0, source=SourceStamp("t", 0, 0),
+        actor=Actor("ada.smith"), action="data.read", resource=Resource("crm", "a"),
+        auth=AuthContext(is_mfa=True, mfa_time=T0 + after_ms),
+    )  # fmt: skip
+    view = PolicyRequest.from_request(
+        request, risk_score=40, risk_level="step_up", reasons=(), device_known=True
+    )
+    assert view.mfa_age_s == age_s
+
+
 def test_normal_generated_traffic_is_allowed_at_low_risk(engine: PolicyEngine) -> None:
     requests = [
         PolicyRequest.from_request(

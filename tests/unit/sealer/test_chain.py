@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 
 from riskseal.block import Block, block_key
-from riskseal.errors import BlockExistsError, ChainHeadError
+from riskseal.errors import BlockExistsError, ChainHeadError, SigningKeyError
 from riskseal.keys import FileSigner, PublicKeys
+from riskseal.manifest import first_manifest, rotated
 from riskseal.merkle import root
 from riskseal.sealer.chain import ChainWriter, find_head_seq, latest_index, recover_head
 from riskseal.sealer.store import MemoryBlockStore
@@ -132,3 +133,38 @@ def test_a_deleted_block_stops_the_chain_instead_of_forking_it_below() -> None:
     store.deleted.add(block_key(PREFIX, CHAIN, 3))
     with pytest.raises(ChainHeadError, match="was deleted"):
         recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+
+
+T0 = 1_790_000_000_000
+
+
+def test_a_block_is_never_dated_before_the_one_it_follows() -> None:
+    # Another sealer's clock may be behind the one that wrote the head.
+    store, signer = MemoryBlockStore(), FileSigner.generate("s")
+    chain_of(store, signer, [2])  # dated T0
+    head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+    behind = ChainWriter(head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: T0 - 60_000)
+    block = behind.build(records(2, 2))
+    behind.append(block)
+    assert block.header.created_ms == T0
+    assert behind.build(records(4, 1)).header.created_ms == T0
+
+
+def test_a_retired_key_signs_nothing_more() -> None:
+    store, old, new = MemoryBlockStore(), FileSigner.generate("old"), FileSigner.generate("new")
+    manifest = rotated(first_manifest(old, T0 - 1), old, new, T0 + 1_000)
+    writer = chain_of(store, old, [1])  # at T0, while the old key was valid
+    writer.may_sign = manifest.may_sign
+    writer.clock_ms = lambda: T0 + 1_000
+    with pytest.raises(SigningKeyError, match="start the sealer with the key that took over"):
+        writer.build(records(1, 1))
+    writer.check_key(T0)  # still valid before the rotation
+
+
+def test_a_head_signed_by_a_retired_key_after_its_retirement_stops_the_chain() -> None:
+    # Whoever holds a retired key must not get a block of theirs continued by the sealer.
+    store, old, new = MemoryBlockStore(), FileSigner.generate("old"), FileSigner.generate("new")
+    manifest = rotated(first_manifest(old, T0 - 1), old, new, T0 - 1_000)
+    chain_of(store, old, [1])  # dated T0, after the old key's end
+    with pytest.raises(ChainHeadError, match="was not valid at"):
+        recover_head(store, PREFIX, CHAIN, manifest.public_keys(), manifest.may_sign)
