@@ -32,6 +32,7 @@ from riskseal.contract.events import (
     Versions,
 )
 from riskseal.errors import RiskError, StateDecodeError
+from riskseal.risk.addresses import canonical_ip
 from riskseal.risk.alerts import (
     SPRAY_ANALYTIC,
     USER_RISK_ANALYTIC,
@@ -234,13 +235,13 @@ class RiskEngine:
         state.mark_seen(action.event_id)
         request_ids = (action.request_id,) if action.request_id else ()
         alerts = self._alerts(state, action, scored, before, user_risk, request_ids)
-        failed_from = action.src_endpoint.ip if is_failed_login(action) else None
+        failed_from = canonical_ip(action.src_endpoint.ip) if is_failed_login(action) else None
         return Step(state, None, alerts, ip_failure=failed_from, features=features)
 
     # --- per-address events ------------------------------------------------------------------
     def on_ip_failure(self, state: IpState | None, action: AccessAction) -> IpStep:
         """Count a refused sign-in against its source address; alert on a password spray."""
-        ip = action.src_endpoint.ip or ""
+        ip = canonical_ip(action.src_endpoint.ip) or ""
         state = state if state is not None else IpState(ip)
         if action.event_id in state.seen:
             return IpStep(state, ())

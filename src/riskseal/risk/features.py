@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, fields
 
 from riskseal.contract.events import AccessAction, AccessRequest, Outcome, Sensitivity
+from riskseal.risk.addresses import canonical_ip
 from riskseal.risk.state import (
     BASELINE_ROLE_TIME,
     DAY_MS,
@@ -144,7 +145,7 @@ def extract(state: UserState, event: Event) -> Features:
     failed_now = 1 if is_failed_login(event) else 0
     sensitive_now = 1 if is_sensitive_access(event) else 0
     country = _country(event)
-    ip = event.src_endpoint.ip
+    ip = canonical_ip(event.src_endpoint.ip)
     device = event.device_id
     sign_in = is_sign_in(event)
 
@@ -242,11 +243,12 @@ def observe(state: UserState, event: Event, features: Features) -> None:
         state.minutes.add(now, Counter.SENSITIVE)
         _learn_sensitive_peak(state, now)
     country = _country(event)
-    state.remember_value("ip", event.src_endpoint.ip, now)
+    ip = canonical_ip(event.src_endpoint.ip)
+    state.remember_value("ip", ip, now)
     state.remember_value("country", country, now)
     state.remember_value("device", event.device_id, now)
     if is_sign_in(event):
-        state.add_sign_in(SignIn(now, event.src_endpoint.ip, country, event.device_id))
+        state.add_sign_in(SignIn(now, ip, country, event.device_id))
     fix = None if is_failed_login(event) else _fix(event)
     if fix is not None and (state.last_fix is None or fix.time >= state.last_fix.time):
         state.last_fix = fix

@@ -34,6 +34,7 @@ import cedarpy
 
 from riskseal.contract.events import AccessRequest, Verdict
 from riskseal.errors import PolicyLoadError
+from riskseal.risk.addresses import canonical_ip
 from riskseal.risk.entities import (
     ACTION,
     RESOURCE,
@@ -119,7 +120,7 @@ class PolicyRequest:
             risk_score=risk_score,
             risk_level=risk_level,
             reasons=tuple(reasons),
-            ip=request.src_endpoint.ip,
+            ip=canonical_ip(request.src_endpoint.ip),
             event_time=request.time,
             mfa_age_s=None if mfa_time is None else max(0, request.time - mfa_time) // 1000,
             device_known=device_known,

@@ -260,7 +260,8 @@ class AuditClient:
         DENY (fail closed, the default) or ALLOW (fail open), with ``fallback=True``.
         ``timeout`` is a number of seconds, zero or more; ``math.inf`` waits without limit.
         A ValueError is raised, before anything is sent, for any other timeout, and an
-        InvalidEventError when ``event_id`` is already waiting for a decision.
+        InvalidEventError when ``event_id`` is already waiting for a decision. A call still
+        waiting when the client is closed raises ClientClosedError.
         """
         wait_s = authorize_wait_s(timeout, self.settings.authorize_timeout_s)
         listener = self._reply_listener()
@@ -272,6 +273,8 @@ class AuditClient:
             )
             if pending.event.wait(wait_limit(wait_s)) and pending.decision is not None:
                 return pending.decision
+            if pending.closed:
+                raise pending.closed_error()
         except BaseException:  # an error, KeyboardInterrupt...: nobody waits any more
             listener.forget(event_id)
             raise

@@ -18,7 +18,12 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from riskseal.contract.codec import EventCodec, typed_event
 from riskseal.contract.events import Decision
 from riskseal.contract.schemas_set import EventType
-from riskseal.errors import BrokerUnavailableError, ContractError, InvalidEventError
+from riskseal.errors import (
+    BrokerUnavailableError,
+    ClientClosedError,
+    ContractError,
+    InvalidEventError,
+)
 from riskseal.settings import KafkaConfig
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,9 @@ class PendingReply:
     decision: Decision | None = None
     future: asyncio.Future[Decision] | None = None
 
+    closed: bool = False
+    """The client was closed before the decision came: nobody will hand it over."""
+
     def resolve(self, decision: Decision) -> None:
         """Hand over the decision (called on the listener thread)."""
         self.decision = decision
@@ -41,10 +49,29 @@ class PendingReply:
         if future is not None and not future.done():
             future.get_loop().call_soon_threadsafe(_set_result, future, decision)
 
+    def abandon(self) -> None:
+        """Wake the waiter without a decision: the client is closing."""
+        self.closed = True
+        self.event.set()
+        future = self.future
+        if future is not None and not future.done():
+            future.get_loop().call_soon_threadsafe(_set_closed, future, self.request_id)
+
+    def closed_error(self) -> ClientClosedError:
+        """What a waiter woken by :meth:`abandon` raises."""
+        return ClientClosedError(
+            f"the client was closed while request {self.request_id} waited for its decision"
+        )
+
 
 def _set_result(future: asyncio.Future[Decision], decision: Decision) -> None:
     if not future.done():
         future.set_result(decision)
+
+
+def _set_closed(future: asyncio.Future[Decision], request_id: str) -> None:
+    if not future.done():
+        future.set_exception(PendingReply(request_id).closed_error())
 
 
 class ReplyListener:
@@ -150,7 +177,15 @@ class ReplyListener:
             pending.resolve(event)
 
     def close(self) -> None:
-        """Stop the thread and close the consumer."""
+        """Stop the thread, close the consumer, and wake every caller still waiting (they
+        raise ClientClosedError)."""
+        self._stop_consuming()
+        with self._lock:
+            waiting, self._pending = list(self._pending.values()), {}
+        for pending in waiting:
+            pending.abandon()
+
+    def _stop_consuming(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
         self._consumer.close()

@@ -489,3 +489,18 @@ def test_the_policies_version_is_the_documented_digest(tmp_path: Path) -> None:
     engine = PolicyEngine.load(directory)
     assert engine.version == f"sha256:{expected.hexdigest()}"
     assert engine.entities_version == f"sha256:{hashlib.sha256(b'').hexdigest()}"
+
+
+def test_cedar_gets_an_ipv4_client_of_a_dual_stack_socket_as_ipv4(engine: PolicyEngine) -> None:
+    # Cedar's ip() refuses "::ffff:10.0.1.7": the request was denied as invalid_request.
+    request = AccessRequest(
+        event_id="0b7d1a4e-3c52-4f0e-9a51-6d2f1e9b8c70", time=T0, source=SourceStamp("t", 0, 0),
+        actor=Actor("ada.smith", roles=("sales",), groups=("sales", "emea")),
+        action="data.read", src_endpoint=Endpoint("::ffff:10.0.1.7"),
+        resource=Resource("crm", "accounts-emea", "sales", Sensitivity.INTERNAL),
+    )  # fmt: skip
+    view = PolicyRequest.from_request(
+        request, risk_score=0, risk_level="allow", reasons=(), device_known=True
+    )
+    assert view.ip == "10.0.1.7"
+    assert engine.evaluate(view).policy_ids != ("invalid_request",)

@@ -23,7 +23,7 @@ from riskseal.contract import (
     Versions,
 )
 from riskseal.contract.events import now_ms
-from riskseal.errors import InvalidEventError
+from riskseal.errors import ClientClosedError, InvalidEventError
 from riskseal.sdk import AsyncAuditClient, AuditClient
 from riskseal.sdk.replies import PendingReply, ReplyListener
 from riskseal.settings import Settings
@@ -72,7 +72,7 @@ class OfflineListener(ReplyListener):
             pending = self._pending.pop(request_id)
         pending.resolve(_decision(request_id))
 
-    def close(self) -> None:
+    def _stop_consuming(self) -> None:
         pass
 
 
@@ -217,6 +217,43 @@ def test_authorize_with_an_infinite_timeout_waits_for_the_decision(
     decision = client.authorize("alice", "data.read", DOC, timeout=math.inf, event_id=EVENT_ID)
     answering.join()
     assert (decision.fallback, decision.request_id) == (False, EVENT_ID)
+    assert listener.waiting == []
+
+
+def test_closing_wakes_an_authorize_still_waiting_with_client_closed_error(
+    client: AuditClient, listener: OfflineListener
+) -> None:
+    raised: list[BaseException] = []
+
+    def wait_forever() -> None:
+        try:
+            client.authorize("alice", "data.read", DOC, timeout=math.inf, event_id=EVENT_ID)
+        except BaseException as exc:
+            raised.append(exc)
+
+    waiting = threading.Thread(target=wait_forever)
+    waiting.start()
+    assert listener.wait_started.wait(10)
+    listener.close()
+    waiting.join(10)
+    assert not waiting.is_alive()
+    assert [type(exc) for exc in raised] == [ClientClosedError]
+    assert listener.waiting == []
+
+
+def test_closing_wakes_an_async_authorize_still_waiting(
+    async_client: AsyncAuditClient, listener: OfflineListener
+) -> None:
+    async def body() -> None:
+        task = asyncio.create_task(
+            async_client.authorize("alice", "data.read", DOC, timeout=math.inf, event_id=EVENT_ID)
+        )
+        await _until_sent(async_client, 1)
+        listener.close()
+        with pytest.raises(ClientClosedError, match=EVENT_ID):
+            await task
+
+    asyncio.run(body())
     assert listener.waiting == []
 
 
