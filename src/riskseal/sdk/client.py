@@ -323,6 +323,8 @@ class AuditClient:
         Each failure is returned once. Events still queued after the timeout are counted by
         :attr:`in_flight`; :meth:`close` reports them one by one.
         """
+        if self._closed:
+            raise ClientClosedError("this AuditClient is closed: close() returned its failures")
         self._producer.flush(timeout)
         return self._tracker.collect()
 
@@ -337,11 +339,15 @@ class AuditClient:
         return self._seq
 
     def close(self, timeout: float = 30.0) -> list[DeliveryFailure]:
-        """Flush, stop the background threads and return what failed. Idempotent."""
-        if self._closed:
-            return []
+        """Flush, stop the background threads and return what failed. Idempotent.
+
+        An event sent by another thread once closing has begun raises ClientClosedError:
+        it is either flushed here or refused, never left behind."""
+        with self._send_lock:
+            if self._closed:
+                return []
+            self._closed = True
         self._producer.flush(timeout)
-        self._closed = True
         self._poller_stop.set()
         self._poller.join(timeout=5)
         # Whatever is still queued is purged: librdkafka reports each purged event as a
@@ -419,6 +425,8 @@ class AuditClient:
         deadline = None
         while True:
             with self._send_lock:
+                if self._closed:  # checked again: close() may have begun meanwhile
+                    raise ClientClosedError("this AuditClient is closed; create a new one")
                 seq = self._seq
                 value = parts.with_seq(seq) if record is None else self._framed(kind, record, seq)
                 try:

@@ -8,7 +8,7 @@ import math
 import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -74,6 +74,19 @@ class OfflineListener(ReplyListener):
 
     def _stop_consuming(self) -> None:
         pass
+
+
+class _FlushHook:
+    """A producer whose flush runs a hook (confluent-kafka's Producer cannot be patched)."""
+
+    def __init__(self, producer: Any, flush: Any) -> None:
+        self._producer, self.flush = producer, flush
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._producer, name)
+
+    def __len__(self) -> int:
+        return len(self._producer)
 
 
 def _decision(request_id: str) -> Decision:
@@ -255,6 +268,32 @@ def test_closing_wakes_an_async_authorize_still_waiting(
 
     asyncio.run(body())
     assert listener.waiting == []
+
+
+def test_an_event_sent_while_the_client_closes_is_refused_not_left_behind(
+    client: AuditClient,
+) -> None:
+    # Another thread sends while close() flushes: the event would never be flushed.
+    refused: list[BaseException] = []
+    flush = client._producer.flush
+
+    def flush_while_another_thread_sends(timeout: float) -> int:
+        def send() -> None:
+            try:
+                client.request_access("alice", "data.read", DOC)
+            except ClientClosedError as exc:
+                refused.append(exc)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        sender.join(10)
+        return flush(timeout)
+
+    client._producer = cast(Any, _FlushHook(client._producer, flush_while_another_thread_sends))
+    client.close(timeout=0)
+    assert len(refused) == 1 and _nothing_sent(client)
+    with pytest.raises(ClientClosedError, match="close"):
+        client.flush(0)
 
 
 def test_interrupted_authorize_forgets_its_waiter(
