@@ -14,6 +14,7 @@ short Object Lock retention. ``production`` suits Apache Kafka and AWS S3 / MinI
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -54,6 +55,9 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+_S3_ENDPOINT = re.compile(r"https?://[^/?#\s]+(/\S*)?")
+
+
 class Settings(BaseSettings):
     """Configuration of riskseal; see ``docs/CONFIGURATION.md`` for every variable."""
 
@@ -62,6 +66,7 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         validate_default=True,
+        allow_inf_nan=False,  # no setting means "never" or "always" by being infinite
     )
 
     profile: Profile = Field(
@@ -359,6 +364,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "set both RISKSEAL_SCHEMA_REGISTRY_USERNAME and "
                 "RISKSEAL_SCHEMA_REGISTRY_PASSWORD, or neither"
+            )
+        if self.s3_endpoint is not None and not _S3_ENDPOINT.fullmatch(self.s3_endpoint):
+            raise ValueError(
+                f"RISKSEAL_S3_ENDPOINT={self.s3_endpoint!r} is not an http:// or https:// URL "
+                "(like http://127.0.0.1:18333); unset it for AWS S3"
+            )
+        if self.kafka_ssl_ca_location is not None and not self.kafka_ssl_ca_location.is_file():
+            raise ValueError(
+                f"RISKSEAL_KAFKA_SSL_CA_LOCATION={self.kafka_ssl_ca_location} is not a readable "
+                "file: give the PEM file of the CA that signed the brokers' certificates"
             )
         if self.schema_registry_url is not None and not all(
             url.strip().startswith(("http://", "https://"))

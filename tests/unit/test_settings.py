@@ -165,3 +165,20 @@ def test_configuration_doc_is_current() -> None:
     assert DOCS.read_text(encoding="utf-8") == settings_reference_markdown(), (
         "docs/CONFIGURATION.md is stale: run `riskseal config reference > docs/CONFIGURATION.md`"
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("RISKSEAL_S3_ENDPOINT", "not-a-url", "is not an http:// or https:// URL"),
+        ("RISKSEAL_KAFKA_SSL_CA_LOCATION", "/nonexistent/ca.pem", "is not a readable file"),
+        ("RISKSEAL_SEAL_MAX_AGE_S", "inf", "finite number"),
+        ("RISKSEAL_AUTHORIZE_TIMEOUT_S", "nan", "finite number"),
+    ],
+)
+def test_a_setting_that_cannot_work_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, says: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=says):
+        Settings.from_env()
