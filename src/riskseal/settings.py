@@ -270,6 +270,13 @@ class Settings(BaseSettings):
     s3_retry_max_s: float = Field(
         default=30.0, gt=0, description="Longest wait between two retries of a failed S3 write."
     )
+    seal_shutdown_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a stopping sealer waits for the blocks it is still writing (S3 "
+        "slow or down); then it stops without them. Their records' offsets are not committed, "
+        "so the next sealer seals them.",
+    )
 
     # --- Risk processor --------------------------------------------------------------------
     risk_app_id: str = Field(

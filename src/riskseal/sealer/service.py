@@ -131,25 +131,36 @@ class Sealer:
                     log.info("%s", self.metrics.summary())
             self._seal_due(force=True)
             self.write_checkpoints()
-            self._drain()
+            graceful = self._drain()
             self._commit()
-            graceful = True
         finally:
             self.writer.close(abandon=not graceful)  # graceful: after the last checkpoint
             self.consumer.close()
 
-    def _drain(self) -> None:
-        """Wait until the writer has written (or dropped) every block handed to it.
+    def _drain(self) -> bool:
+        """Wait until the writer has written (or dropped) every block handed to it, for at
+        most ``seal_shutdown_timeout_s``; whether it has.
 
         Consumption is paused meanwhile; polling keeps the group membership and serves
-        rebalances. What a poll still returns is left unsealed: it is re-read next time.
+        rebalances. What a poll still returns is left unsealed: it is re-read next time, as
+        are the records of blocks still unwritten at the deadline (S3 down: a stop must not
+        wait for it forever).
         """
         self._paused = self._draining = True  # for good: nothing resumes consumption now
         if self.consumer.assignment():
             self.consumer.pause(self.consumer.assignment())
+        deadline = time.monotonic() + self.settings.seal_shutdown_timeout_s
         while self.writer.in_flight:
+            if time.monotonic() >= deadline:
+                log.warning(
+                    "stopping with %d blocks not written after %.0f s (S3 slow or down): their "
+                    "records are not committed, the next sealer seals them",
+                    self.writer.in_flight, self.settings.seal_shutdown_timeout_s,
+                )  # fmt: skip
+                return False
             self._collect(timeout=0.05)
             self.consumer.poll(0)
+        return True
 
     def _commit(self) -> None:
         """Commit the stored offsets; having none to commit is fine (nothing was sealed)."""

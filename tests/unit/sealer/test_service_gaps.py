@@ -126,10 +126,19 @@ def test_a_log_that_went_back_stops_the_chain_and_seals_nothing_of_it() -> None:
     assert loop.consumer.paused == [(TOPIC, PARTITION)] and loop.stopped == [(CHAIN, why)]
 
 
+def test_the_drain_at_shutdown_gives_up_on_blocks_s3_never_takes() -> None:
+    loop = _loop()
+    loop.sealer.settings = Settings.local(seal_in_flight_blocks=4, seal_shutdown_timeout_s=0.2)
+    loop.writer.outcomes = lambda timeout=0.0: []  # type: ignore[method-assign]  # S3 down
+    loop.writer.in_flight = 1
+    assert loop.sealer._drain() is False
+    assert loop.writer.in_flight == 1 and loop.consumer.resumed == []
+
+
 def test_the_drain_at_shutdown_never_resumes_consumption() -> None:
     loop = _loop()
     loop.writer.in_flight = 3
-    loop.sealer._drain()
+    assert loop.sealer._drain() is True
     assert loop.consumer.paused == [(TOPIC, PARTITION)]
     assert loop.consumer.resumed == []
     assert loop.consumer.polls >= 3
