@@ -311,6 +311,13 @@ class Settings(BaseSettings):
         gt=0,
         description="How often workers look for changed rules, policies and entities files.",
     )
+    risk_shutdown_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a risk worker's clean stop (SIGTERM, Ctrl-C) may take before "
+        "it exits at once (the broker gone: leaving the group would wait for it); a second "
+        "signal exits at once too. Events since the last commit are processed again.",
+    )
     risk_commit_interval_s: float = Field(
         default=2.8,
         gt=0,

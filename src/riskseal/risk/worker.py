@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from riskseal.risk.agents import RiskProcessor, register_agents
 from riskseal.risk.alignment import Lane, Merger
 from riskseal.risk.app import ConsumerPositions, build_app
 from riskseal.risk.engine import RiskEngine
+from riskseal.risk.shutdown import ShutdownWatchdog
 from riskseal.risk.tables import RiskTables, build_tables
 from riskseal.risk.topics import RiskTopics, build_topics, worker_topic_partitions
 from riskseal.risk.web import register_pages
@@ -101,9 +103,21 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         settings.risk_web_port,
         risk.processor.engine.versions,
     )
-    worker = faust.Worker(risk.app, loglevel=loglevel, redirect_stdouts=False)
+    watchdog = ShutdownWatchdog(settings.risk_shutdown_timeout_s)
+    worker = _BoundedStopWorker(risk.app, loglevel=loglevel, redirect_stdouts=False)
+    worker.watchdog = watchdog
     # At --loglevel warning or above, Faust's terminal spinner sets the root logger to DEBUG
     # so that every debug record of Faust and aiokafka turns it: measured, that costs ~5% of
     # a busy worker's CPU, and a worker is a service, not a terminal program.
     worker.spinner = None
     worker.execute_from_commandline()
+
+
+class _BoundedStopWorker(faust.Worker):
+    """Faust's worker whose stop on a signal is bounded by a :class:`ShutdownWatchdog`."""
+
+    watchdog: ShutdownWatchdog
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        self.watchdog.signalled()
+        super()._schedule_shutdown(signal)
