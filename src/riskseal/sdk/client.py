@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.events import (
@@ -73,6 +73,7 @@ from riskseal.errors import (
     BrokerUnavailableError,
     ClientClosedError,
     InvalidEventError,
+    SdkError,
 )
 from riskseal.sdk.delivery import DeliveryCallback, DeliveryFailure, DeliveryTracker
 from riskseal.sdk.replies import PendingReply, ReplyListener
@@ -433,6 +434,8 @@ class AuditClient:
                     self._producer.produce(topic, value=value, key=key, headers=header_list)
                 except BufferError:
                     pass
+                except KafkaException as exc:  # refused at once: the event goes nowhere
+                    raise _refused(draft, exc) from exc
                 else:
                     self._seq = seq + 1
                     break
@@ -504,6 +507,18 @@ class AuditClient:
     def _poll(self) -> None:
         while not self._poller_stop.is_set():
             self._producer.poll(0.1)
+
+
+def _refused(draft: SentEvent, exc: KafkaException) -> SdkError:
+    """The error for an event librdkafka refused to queue."""
+    error = exc.args[0]
+    what = f"{type(draft).__name__} {draft.event_id} was not sent"
+    if isinstance(error, KafkaError) and error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+        return SdkError(
+            f"{what}: with its key and headers it is larger than the producer's "
+            "message.max.bytes (1 MB by default); send less in the headers"
+        )
+    return SdkError(f"{what}: Kafka refused it ({error})")
 
 
 HeaderList = list[tuple[str, str | bytes | None]]

@@ -23,7 +23,7 @@ from riskseal.contract import (
     Versions,
 )
 from riskseal.contract.events import now_ms
-from riskseal.errors import ClientClosedError, InvalidEventError
+from riskseal.errors import ClientClosedError, InvalidEventError, SdkError
 from riskseal.sdk import AsyncAuditClient, AuditClient
 from riskseal.sdk.replies import PendingReply, ReplyListener
 from riskseal.settings import Settings
@@ -166,6 +166,14 @@ def test_an_event_dated_beyond_the_clock_skew_is_refused_before_sending(
     client.request_access("alice", "data.read", DOC, time_ms=now_ms() + limit_ms // 2)
     client.request_access("alice", "data.read", DOC, time_ms=now_ms() - 86_400_000)
     assert client.next_seq == 2
+
+
+def test_an_event_too_large_for_kafka_with_its_headers_is_a_typed_error(
+    client: AuditClient,
+) -> None:
+    with pytest.raises(SdkError, match=r"larger than the producer's message\.max\.bytes"):
+        client.request_access("alice", "data.read", DOC, headers={"blob": bytes(2_000_000)})
+    assert _nothing_sent(client)
 
 
 def test_header_values_of_str_and_bytes_are_sent(client: AuditClient) -> None:
