@@ -45,6 +45,7 @@ class AsyncAuditClient:
     ) -> None:
         """See :class:`AuditClient`."""
         self.sync = AuditClient(settings, on_delivery=on_delivery, schema_registry=schema_registry)
+        self._replies_started = False
 
     async def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         if self.sync.settings.sdk_on_buffer_full == "block":
@@ -86,6 +87,9 @@ class AsyncAuditClient:
         """
         wait_s = authorize_wait_s(timeout, self.sync.settings.authorize_timeout_s)
         event_id = fields.pop("event_id", None) or new_event_id()
+        if not self._replies_started:  # it talks to the broker: never on the event loop
+            await asyncio.to_thread(self.sync.start_replies)
+            self._replies_started = True
         pending = self.sync.expect_decision(event_id)
         try:
             future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()

@@ -282,6 +282,12 @@ class AuditClient:
         listener.forget(event_id)
         return self.fallback_decision(request, wait_s)
 
+    def start_replies(self) -> None:
+        """Start consuming decisions now (the first :meth:`authorize` does otherwise): it
+        reads the decisions topic's metadata and end offsets, which may take up to
+        ``sdk_connect_timeout_s``. BrokerUnavailableError when no broker answers."""
+        self._reply_listener()
+
     def expect_decision(self, request_id: str) -> PendingReply:
         """Register for the decision of a request you are about to send (async callers).
 

@@ -387,6 +387,27 @@ def test_cancelled_async_authorize_forgets_its_waiter(
     assert listener.waiting == []
 
 
+def test_async_authorize_starts_the_decisions_consumer_off_the_event_loop(
+    async_client: AsyncAuditClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Starting it asks the broker for metadata and offsets: seconds, when it is slow.
+    threads: list[threading.Thread] = []
+    start = AuditClient.start_replies
+
+    def recorded(self: AuditClient) -> None:
+        threads.append(threading.current_thread())
+        start(self)
+
+    monkeypatch.setattr(AuditClient, "start_replies", recorded)
+
+    async def twice() -> None:
+        for _ in range(2):
+            await async_client.authorize("alice", "data.read", DOC, timeout=0)
+
+    asyncio.run(twice())
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+
+
 def test_async_authorize_timeout_falls_back_and_forgets_its_waiter(
     async_client: AsyncAuditClient, listener: OfflineListener
 ) -> None:
