@@ -243,7 +243,9 @@ class ChainWriter:
 
     def append(self, block: Block) -> None:
         """Write ``block`` (BlockExistsError if another sealer took its seq), then advance."""
-        self.store.create(block.header.object_key, block.to_bytes())
+        self.store.create(
+            block.header.object_key, block.to_bytes(), created_ms=block.header.created_ms
+        )
         tree = self.head.tree.copy()
         tree.append(block.header.chain_leaf_hash())
         self.head = ChainHead(

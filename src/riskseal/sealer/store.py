@@ -31,8 +31,11 @@ CONFLICT_STATUSES = (409, 412)
 class BlockStore(Protocol):
     """What the sealer needs from object storage."""
 
-    def create(self, key: str, data: bytes) -> None:
-        """Write ``data`` under ``key`` once; BlockExistsError if the key exists."""
+    def create(self, key: str, data: bytes, *, created_ms: int | None = None) -> None:
+        """Write ``data`` under ``key`` once; BlockExistsError if the key exists.
+
+        ``created_ms``: the time the object says it was made (a block's header); its lock
+        runs from then if that is later than now (the verifier checks it from then)."""
 
     def get(self, key: str) -> bytes | None:
         """The object's bytes, or None when there is no such key."""
@@ -60,10 +63,13 @@ class S3BlockStore:
         self.lock_mode = lock_mode
         self.retention_days = retention_days
 
-    def create(self, key: str, data: bytes) -> None:
+    def create(self, key: str, data: bytes, *, created_ms: int | None = None) -> None:
         """PUT once with If-None-Match, a SHA-256 checksum and a COMPLIANCE retain-until."""
         checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        retain_until = datetime.now(UTC) + timedelta(days=self.retention_days)
+        start = datetime.now(UTC)
+        if created_ms is not None:  # a block dated after now (never before the previous one)
+            start = max(start, datetime.fromtimestamp(created_ms / 1000, UTC))
+        retain_until = start + timedelta(days=self.retention_days)
         try:
             self.client.put_object(
                 Bucket=self.bucket,
@@ -143,7 +149,7 @@ class MemoryBlockStore:
         locked version): ``get`` finds nothing there, ``exists`` refuses."""
         self._lock = threading.Lock()
 
-    def create(self, key: str, data: bytes) -> None:
+    def create(self, key: str, data: bytes, *, created_ms: int | None = None) -> None:
         """Store once; BlockExistsError when taken."""
         with self._lock:
             if key in self.objects:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -37,3 +40,18 @@ def test_a_key_never_written_is_missing() -> None:
     stub.add_client_error("head_object", http_status_code=404)
     with stub:
         assert store.exists(KEY) is False
+
+
+def test_a_block_dated_after_now_is_locked_from_its_own_date() -> None:
+    # A block is never dated before the one it follows, so a sealer whose clock is behind
+    # dates it ahead of its clock; the verifier checks the lock from the block's date.
+    store, _ = _store()
+    calls: list[dict[str, Any]] = []
+    store.client = cast(
+        Any, type("Recorder", (), {"put_object": lambda _, **kw: calls.append(kw)})()
+    )
+    ahead = datetime.now(UTC) + timedelta(minutes=30)
+    store.create(KEY, b"block", created_ms=int(ahead.timestamp() * 1000))
+    store.create(KEY + "-now", b"block")
+    assert calls[0]["ObjectLockRetainUntilDate"] >= ahead + timedelta(days=1) - timedelta(seconds=1)
+    assert calls[1]["ObjectLockRetainUntilDate"] < ahead + timedelta(days=1)

@@ -28,11 +28,11 @@ class FlakyStore(MemoryBlockStore):
         super().__init__()
         self.failures = failures
 
-    def create(self, key: str, data: bytes) -> None:
+    def create(self, key: str, data: bytes, *, created_ms: int | None = None) -> None:
         if self.failures:
             self.failures -= 1
             raise StorageUnavailableError("S3 is down")
-        super().create(key, data)
+        super().create(key, data, created_ms=created_ms)
 
 
 def batch_of(first: int, count: int) -> SealedBatch:
