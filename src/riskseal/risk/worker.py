@@ -24,15 +24,17 @@ import faust
 from faust.types import TP
 
 from riskseal.contract.codec import EventCodec
+from riskseal.errors import ConfigError
 from riskseal.risk.agents import RiskProcessor, register_agents
 from riskseal.risk.alignment import Lane, Merger
-from riskseal.risk.app import ConsumerPositions, build_app
+from riskseal.risk.app import WEB_HOST, ConsumerPositions, build_app
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.shutdown import ShutdownWatchdog
 from riskseal.risk.tables import RiskTables, build_tables
 from riskseal.risk.topics import RiskTopics, build_topics, worker_topic_partitions
 from riskseal.risk.web import register_pages
 from riskseal.settings import Settings
+from riskseal.stack.ports import port_is_free
 from riskseal.stack.provision import ensure_settings_topics
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,7 @@ def provision_topics(settings: Settings) -> None:
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     """Provision the topics and run a worker until SIGTERM / SIGINT; raises SystemExit."""
+    _check_local_resources(settings)
     provision_topics(settings)
     risk = create_risk_app(settings)
     log.info(
@@ -111,6 +114,24 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     # a busy worker's CPU, and a worker is a service, not a terminal program.
     worker.spinner = None
     worker.execute_from_commandline()
+
+
+def _check_local_resources(settings: Settings) -> None:
+    """ConfigError, before anything starts, for a web port in use or a data directory that
+    cannot be made (Faust fails on them later, with a traceback)."""
+    port = settings.risk_web_port
+    if not port_is_free(WEB_HOST, port):
+        raise ConfigError(
+            f"port {port} on {WEB_HOST} (the worker's web pages) is in use, by another worker?"
+            " Give each worker its own: --web-port or RISKSEAL_RISK_WEB_PORT"
+        )
+    try:
+        settings.risk_data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot make the worker's data directory {settings.risk_data_dir}: "
+            f"{exc.strerror or exc}; choose another with --data-dir or RISKSEAL_RISK_DATA_DIR"
+        ) from exc
 
 
 class _BoundedStopWorker(faust.Worker):
