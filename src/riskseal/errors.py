@@ -107,6 +107,11 @@ class DeletedObjectError(IntegrityError):
     """A sealed object was deleted: a delete marker hides its locked version."""
 
 
+class UnreadableObjectError(IntegrityError):
+    """A sealed object cannot be read as it is stored (archived, or encrypted with a key the
+    sealer never uses): a finding, since nothing will make it readable on a retry."""
+
+
 class ExportStoppedError(IntegrityError):
     """``riskseal export`` met a finding on what it exports and stopped before its rows."""
 

@@ -46,7 +46,11 @@ def follow_manifests(
         if chosen is None:
             find("bad_key_manifest", "only delete markers remain", key=key)
             break
-        data = source.read(key, chosen.version_id)
+        try:
+            data = source.read(key, chosen.version_id)
+        except IntegrityError as exc:  # stored unreadably: nothing beyond it can be followed
+            find("bad_key_manifest", f"{exc}", key=key)
+            break
         unchecked = source.checksum_problem(key, chosen.version_id)
         if unchecked is not None:
             find("missing_checksum", unchecked, key=key)

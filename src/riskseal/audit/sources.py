@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
 
-from riskseal.errors import StorageUnavailableError
+from riskseal.errors import StorageUnavailableError, UnreadableObjectError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -147,7 +147,15 @@ class S3TrailSource:
             except FlexibleChecksumError as exc:  # botocore checked a stored checksum itself
                 mismatch = str(exc)
                 continue
-            except (BotoCoreError, ClientError) as exc:
+            except ClientError as exc:
+                if _unreadable_as_stored(exc):
+                    raise UnreadableObjectError(
+                        f"{where} cannot be read as it is stored ({exc}): archived or encrypted "
+                        "with a customer key, which the sealer never does (someone else wrote "
+                        "or moved it); if your storage rules archive blocks, restore it"
+                    ) from exc
+                raise StorageUnavailableError(f"cannot read {where}: {exc}") from exc
+            except BotoCoreError as exc:
                 raise StorageUnavailableError(f"cannot read {where}: {exc}") from exc
             stored = response.get("ChecksumSHA256")
             problem = _stored_sha256_problem(stored, response.get("ChecksumType"))
@@ -180,6 +188,14 @@ class S3TrailSource:
     def checksum_problem(self, key: str, version_id: str | None = None) -> str | None:
         """Why the version read last could not be checked: it has no usable stored SHA-256."""
         return self._unchecked.get((key, version_id))
+
+
+def _unreadable_as_stored(exc: ClientError) -> bool:
+    """Whether S3 refused a GET for how the version is stored, not for an outage or for our
+    permissions: archived (InvalidObjectState), or encrypted with a customer-provided key."""
+    error = exc.response.get("Error", {})
+    code, message = error.get("Code", ""), str(error.get("Message", "")).lower()
+    return code == "InvalidObjectState" or (code == "InvalidRequest" and "encrypt" in message)
 
 
 def _stored_sha256_problem(stored: str | None, kind: str | None) -> str | None:

@@ -23,7 +23,7 @@ from botocore.stub import Stubber
 
 from riskseal.audit.sources import LocalTrailSource, S3TrailSource, _trail_prefix, sha256_b64
 from riskseal.cli import main
-from riskseal.errors import StorageUnavailableError
+from riskseal.errors import StorageUnavailableError, UnreadableObjectError
 from tests.unit.audit.trail import CLUSTER, DECISIONS, FRESH, PREFIX, REQUESTS, Trail
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -329,3 +329,28 @@ def test_local_copy_has_no_checksums(trail: Trail) -> None:
 
 def test_sha256_b64_is_what_the_sealer_stores() -> None:
     assert sha256_b64(_SEALED) == base64.b64encode(hashlib.sha256(_SEALED).digest()).decode()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        (403, "InvalidObjectState", "The operation is not valid for the object's storage class"),
+        (400, "InvalidRequest", "The object was stored using a form of Server Side Encryption."),
+    ],
+)
+def test_s3_version_unreadable_as_stored_is_a_finding_not_an_outage(
+    s3: tuple[S3TrailSource, Stubber], status: int, code: str, message: str
+) -> None:
+    # A second version of a block, put in GLACIER or with SSE-C, used to end verify with
+    # exit 2 at that object on every run, and its extra_version finding with it.
+    source, stub = s3
+    stub.add_client_error("get_object", code, message, status)
+    with pytest.raises(UnreadableObjectError, match="cannot be read as it is stored"):
+        source.read("k", "v1")
+
+
+def test_s3_access_denied_stays_an_outage(s3: tuple[S3TrailSource, Stubber]) -> None:
+    source, stub = s3
+    stub.add_client_error("get_object", "AccessDenied", "Access Denied", 403)
+    with pytest.raises(StorageUnavailableError, match="AccessDenied"):
+        source.read("k", "v1")

@@ -11,6 +11,7 @@ import pytest
 from riskseal.audit.report import Report
 from riskseal.audit.verify import Verifier
 from riskseal.block import Block
+from riskseal.errors import UnreadableObjectError
 from riskseal.keys import FileSigner
 from riskseal.manifest import manifest_key
 from tests.unit.audit.trail import (
@@ -160,3 +161,18 @@ def test_block_with_a_time_no_calendar_holds_is_a_finding_not_a_crash(trail: Tra
     report = _run(trail, bucket)
     found = {(f.kind, f.seq) for f in report.findings if f.key == trail.key(REQUESTS, 3)}
     assert {("unknown_key", 3), ("retention_too_short", 3)} <= found
+
+
+def test_a_second_version_stored_unreadably_is_a_finding_not_an_outage(trail: Trail) -> None:
+    # Archived (GLACIER) or encrypted with a customer key: S3 refuses every GET of it.
+    class Archived(VersionedSource):
+        def read(self, key: str, version_id: str | None = None) -> bytes:
+            if (key, version_id) == (trail.key(REQUESTS, 1), "v999999"):
+                raise UnreadableObjectError(f"{key} cannot be read as it is stored")
+            return super().read(key, version_id)
+
+    bucket = Archived(trail.store.objects)
+    bucket.stored[trail.key(REQUESTS, 1)].append(("v999999", b"archived"))
+    report = _run(trail, bucket)
+    found = {(f.kind, f.seq) for f in report.findings if f.key == trail.key(REQUESTS, 1)}
+    assert {("extra_version", 1), ("malformed_block", 1)} <= found
