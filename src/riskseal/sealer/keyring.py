@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from riskseal.errors import ConfigError
-from riskseal.keys import Signer
-from riskseal.manifest import KeyManifest, first_manifest, manifest_key, rotated
-from riskseal.sealer.chain import latest_index
+from riskseal.keys import SignatureError, Signer
+from riskseal.manifest import KeyManifest, ManifestError, first_manifest, manifest_key, rotated
+from riskseal.note import NoteError
 from riskseal.sealer.store import BlockStore
 
 
@@ -17,19 +17,42 @@ def now_ms() -> int:
 
 
 def latest_manifest(store: BlockStore, prefix: str) -> KeyManifest | None:
-    """The newest manifest version in the bucket (checked against the one before it)."""
-    version = latest_index(lambda v: store.exists(manifest_key(prefix, v)))
-    if version is None:
-        return None
-    data = store.get(manifest_key(prefix, version))
+    """The newest manifest version in the bucket, followed from version 0 (which must be
+    signed by a key it lists) by :func:`followed_manifest`; None when there is none."""
+    data = store.get(manifest_key(prefix, 0))
     if data is None:
-        raise ConfigError(f"key manifest version {version} disappeared while reading it")
-    if version == 0:
-        return KeyManifest.parse(data)
-    previous = store.get(manifest_key(prefix, version - 1))
-    if previous is None:
-        raise ConfigError(f"key manifest version {version - 1} is missing")
-    return KeyManifest.parse(data, trusted=KeyManifest.parse(previous).public_keys().keys())
+        return None
+    return followed_manifest(store, prefix, KeyManifest.parse(data))
+
+
+def followed_manifest(store: BlockStore, prefix: str, known: KeyManifest) -> KeyManifest:
+    """The newest manifest version reached from ``known`` one version at a time, each signed
+    by a key of the version before it that is still valid now (a retired key signs no new
+    version); the last good one when a later version is missing or refused.
+
+    Unlike :func:`latest_manifest`, nothing written to the bucket without a trusted key can
+    become trusted this way."""
+    current = known
+    now = now_ms()
+    while True:
+        data = store.get(manifest_key(prefix, current.version + 1))
+        if data is None:
+            return current
+        signers = [
+            e.key for e in current.entries if e.valid_until_ms is None or now < e.valid_until_ms
+        ]
+        try:
+            following = KeyManifest.parse(data, trusted=signers)
+        except (ManifestError, NoteError, SignatureError) as exc:
+            raise ConfigError(
+                f"key manifest version {current.version + 1} is not signed by a key of version "
+                f"{current.version} still valid ({exc}); keeping version {current.version}"
+            ) from exc
+        if following.version != current.version + 1:
+            raise ConfigError(
+                f"key manifest at version {current.version + 1} says version {following.version}"
+            )
+        current = following
 
 
 def ensure_signer_listed(store: BlockStore, prefix: str, signer: Signer) -> KeyManifest:

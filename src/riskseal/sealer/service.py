@@ -43,7 +43,7 @@ from riskseal.keys import Signer
 from riskseal.manifest import KeyManifest
 from riskseal.sealer.batch import Batch, OffsetGap, RecordEncoder
 from riskseal.sealer.chain import ChainHead, ChainWriter, recover_head
-from riskseal.sealer.keyring import latest_manifest
+from riskseal.sealer.keyring import followed_manifest
 from riskseal.sealer.metrics import SealerMetrics
 from riskseal.sealer.store import BlockStore
 from riskseal.sealer.writer import BlockWriter, CheckpointJob, PartitionState, SealJob
@@ -327,17 +327,17 @@ class Sealer:
         return self.manifest.may_sign(key_id, time_ms)
 
     def _refresh_manifest(self) -> None:
-        """Take a newer key manifest version from the bucket (checked against the one
-        before it); keep the one known when it cannot be read."""
+        """Follow newer key manifest versions from the one trusted now
+        (:func:`~riskseal.sealer.keyring.followed_manifest`); keep it when that fails."""
         try:
-            latest = latest_manifest(self.store, self.settings.s3_prefix)
+            followed = followed_manifest(self.store, self.settings.s3_prefix, self.manifest)
         except (RiskSealError, ValueError) as exc:
-            log.warning("key manifest not read again, keeping version %d: %s",
+            log.warning("key manifest not followed, keeping version %d: %s",
                         self.manifest.version, exc)  # fmt: skip
             return
-        if latest is not None and latest.version > self.manifest.version:
-            log.info("key manifest version %d", latest.version)
-            self.manifest = latest
+        if followed.version > self.manifest.version:
+            log.info("key manifest version %d", followed.version)
+            self.manifest = followed
 
     def _recover(self, chain: ChainId) -> ChainHead | None:
         delay = 0.2

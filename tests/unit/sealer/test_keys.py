@@ -9,8 +9,17 @@ import pytest
 
 from riskseal.errors import ConfigError
 from riskseal.keys import FileSigner, PublicKeys, SignatureError, VerifierKey
-from riskseal.manifest import KeyManifest, ManifestError, first_manifest, rotated
+from riskseal.manifest import (
+    KeyManifest,
+    KeyValidity,
+    ManifestError,
+    first_manifest,
+    manifest_key,
+    rotated,
+)
 from riskseal.note import UnverifiedNoteError
+from riskseal.sealer.keyring import followed_manifest
+from riskseal.sealer.store import MemoryBlockStore
 
 
 def test_key_file_is_private_and_reloads(tmp_path: Path) -> None:
@@ -100,3 +109,31 @@ def test_malformed_manifest_is_refused() -> None:
 
     with pytest.raises(ManifestError, match="bad header"):
         KeyManifest.parse(sign_note("hello\nworld\nagain\n", [signer]).to_bytes())
+
+
+def test_a_running_sealer_follows_rotations_signed_by_keys_it_trusts() -> None:
+    store, old, new = MemoryBlockStore(), FileSigner.generate("old"), FileSigner.generate("new")
+    known = first_manifest(old, 1)
+    store.create(manifest_key("p", 0), known.sign([old]))
+    turned = rotated(known, old, new, 2)
+    store.create(manifest_key("p", 1), turned.sign([old, new]))
+    assert followed_manifest(store, "p", known) == turned
+
+
+def test_a_manifest_chain_written_without_a_trusted_key_is_not_followed() -> None:
+    # Anyone able to put objects can write versions signed by a key they list themselves.
+    store, owner, intruder = MemoryBlockStore(), FileSigner.generate("s"), FileSigner.generate("x")
+    known = first_manifest(owner, 1)
+    store.create(manifest_key("p", 0), known.sign([owner]))
+    theirs = KeyManifest(1, (*known.entries, KeyValidity(intruder.verifier, 1)))
+    store.create(manifest_key("p", 1), theirs.sign([intruder]))
+    with pytest.raises(ConfigError, match="not signed by a key of version 0"):
+        followed_manifest(store, "p", known)
+
+
+def test_a_retired_key_cannot_sign_the_next_manifest_version() -> None:
+    store, old, new = MemoryBlockStore(), FileSigner.generate("old"), FileSigner.generate("new")
+    retired = rotated(first_manifest(old, 1), old, new, 2)  # old retired at 2 ms
+    store.create(manifest_key("p", 2), KeyManifest(2, retired.entries).sign([old]))
+    with pytest.raises(ConfigError, match="still valid"):
+        followed_manifest(store, "p", retired)
