@@ -459,10 +459,14 @@ def _refuse_unbounded(
 ) -> None:
     """InvalidBlockError for a container the strict reader would decode without a bound on
     memory: a writer schema other than SealedRecord's (an array of nulls a few bytes long
-    can claim 2^62 items), or data blocks inflating past ``MAX_INFLATED_BYTES``."""
+    can claim 2^62 items), a codec other than deflate or none (bzip2 and xz have no bound
+    here), or data blocks inflating past ``MAX_INFLATED_BYTES`` in all."""
     if to_parsing_canonical_form(writer_schema) != _RECORD_SCHEMA_CANONICAL:
-        raise InvalidBlockError("the container's writer schema is not SealedRecord (FORMAT.md §2)")
-    if metadata.get("avro.codec", "null") == "deflate":
+        raise InvalidBlockError("the container's writer schema is not SealedRecord (FORMAT.md §4)")
+    codec = metadata.get("avro.codec", "null")
+    if codec not in ("null", "deflate"):
+        raise InvalidBlockError(f"the container's codec is {codec!r}, not deflate (FORMAT.md §4)")
+    if codec == "deflate":
         limit = blockread.MAX_INFLATED_BYTES
         if blockread.inflated_size(data, header_end, limit) > limit:
             raise InvalidBlockError(f"the records inflate to more than {limit:,} bytes")

@@ -98,6 +98,7 @@ def read_data_blocks(data: bytes, start: int, codec: str) -> list[tuple[int, byt
     end = len(data)
     pos = start
     blocks: list[tuple[int, bytes]] = []
+    inflated = 0
     try:
         while pos < end:
             count, pos = _long(data, pos, end)
@@ -111,9 +112,10 @@ def read_data_blocks(data: bytes, start: int, codec: str) -> list[tuple[int, byt
             pos += SYNC_SIZE
             if codec == "deflate":
                 inflater = isal_zlib.decompressobj(-15)
-                payload = inflater.decompress(payload, MAX_INFLATED_BYTES + 1)
+                payload = inflater.decompress(payload, MAX_INFLATED_BYTES - inflated + 1)
                 if not inflater.eof or inflater.unused_data:
                     return None  # cut, padded or too large: the strict reader decides
+                inflated += len(payload)
             blocks.append((count, payload))
     except (_Defer, _INFLATE_ERROR):
         return None

@@ -141,6 +141,27 @@ def test_sealed_records_schema_written_otherwise_still_decodes_to_the_same_block
     assert parsed.record_bytes == _BLOCK.record_bytes
 
 
+def test_records_that_inflate_past_the_limit_in_several_data_blocks_are_refused_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each data block is under the limit, their sum is over it: both readers refuse it.
+    monkeypatch.setattr("riskseal.blockread.MAX_INFLATED_BYTES", 10_000)
+    items = [record.to_record() | {"value": bytes(4_000)} for record in _BLOCK.records()]
+    buffer = io.BytesIO()
+    writer(buffer, parse_schema(SEALED_RECORD_SCHEMA), items, codec="deflate",
+           metadata=_metadata(_BLOCK), sync_interval=1)  # fmt: skip
+    for fast in (True, False):
+        with pytest.raises(InvalidBlockError, match="inflate to more than 10,000 bytes"):
+            Block.from_bytes(buffer.getvalue(), fast=fast)
+
+
+@pytest.mark.parametrize("codec", ["bzip2", "xz"])
+def test_a_codec_other_than_deflate_is_refused(codec: str) -> None:
+    items = [record.to_record() for record in _BLOCK.records()]
+    with pytest.raises(InvalidBlockError, match=f"codec is '{codec}', not deflate"):
+        Block.from_bytes(_rewritten(SEALED_RECORD_SCHEMA, items, codec=codec))
+
+
 def test_records_that_inflate_past_the_limit_are_refused_without_inflating_them_all(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -283,5 +304,5 @@ def test_verify_reports_a_block_under_another_schema_as_malformed(
     findings = json.loads(capsys.readouterr().out)["findings"]
     malformed = [f for f in findings if f["kind"] == "malformed_block"]
     assert [(f["seq"], f["detail"]) for f in malformed] == [
-        (1, "the container's writer schema is not SealedRecord (FORMAT.md §2)")
+        (1, "the container's writer schema is not SealedRecord (FORMAT.md §4)")
     ]
