@@ -241,8 +241,11 @@ class Batch:
         self.started = 0.0
         self._resync = resync and next_offset is not None
         self._sought = self.next_offset if self._resync else _NOT_SOUGHT
-        """The offset the consumer was sought to (``_NOT_SOUGHT``: it was assigned there):
-        records from it up to ``next_offset`` may be delivered a second time."""
+        """The offset the consumer was sought to (``_NOT_SOUGHT``: none, or the records
+        taken before the seek's fetch caught up have all come again)."""
+        self._again_until = _NOT_SOUGHT
+        """Records from ``_sought`` up to this offset may come a second time: those taken
+        before the seek's fetch caught up (set when the pre-seek messages run out)."""
         self._first_offset = 0
         self._oldest = 2**63
         self._prefix = encoder.prefix(topic, partition)
@@ -326,7 +329,7 @@ class Batch:
                 if self._resync and offset != expected:
                     continue  # fetched before the seek to ``expected``: it comes again
                 if expected != _NO_OFFSET and offset != expected:
-                    if self._sought <= offset < expected:
+                    if self._sought <= offset < min(expected, self._again_until):
                         continue  # taken already: delivered again after the seek
                     self.gap = OffsetGap(expected, offset)
                     index -= 1
@@ -357,8 +360,16 @@ class Batch:
     def end_resync(self) -> None:
         """The messages fetched before the last seek are all handled (a seek purges what
         librdkafka had prefetched, so later fetches start at ``next_offset``): from now on, an
-        offset past it is a gap, not a stale message."""
+        offset past it is a gap, not a stale message. Once a record past those taken before
+        the seek's fetch caught up has been taken, none comes a second time: a record below
+        ``next_offset`` is a rewind again."""
         self._resync = False
+        if self._sought == _NOT_SOUGHT:
+            return
+        if self._again_until == _NOT_SOUGHT:
+            self._again_until = self.next_offset
+        elif self.next_offset > self._again_until:
+            self._sought = _NOT_SOUGHT
 
     def full(self) -> bool:
         """Whether the batch reached its record or byte limit."""

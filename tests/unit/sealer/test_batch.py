@@ -285,6 +285,16 @@ def test_a_record_below_the_next_offset_without_a_seek_means_the_log_went_back()
     assert batch.records == [expected_bytes(message(100))]
 
 
+def test_once_the_seek_caught_up_a_record_below_the_next_offset_is_a_rewind_again() -> None:
+    batch = new_batch(next_offset=100, resync=True)
+    fill_all(batch, [message(o) for o in (100, 101)])  # fetched before the seek
+    batch.end_resync()
+    fill_all(batch, [message(o) for o in (100, 101, 102)])  # the seek's fetch: 102 is new
+    batch.end_resync()
+    assert batch.fill([message(100)], 0) == 0  # a truncated log, even above the seek
+    assert batch.gap == OffsetGap(103, 100) and batch.gap.backwards
+
+
 def test_a_record_below_the_offset_sought_to_means_the_log_went_back() -> None:
     batch = new_batch(next_offset=100, resync=True)
     fill_all(batch, [message(100)])
