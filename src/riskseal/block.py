@@ -41,6 +41,8 @@ SIGNING_CONTEXT = b"riskseal block header v1\x00"
 HASH_SIZE = 32
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 """The range of an Avro ``long`` (and of what fastavro reads as an ``int``)."""
+CLOCK_SKEW_MS = 5 * 60_000
+"""How far the clocks of two sealers of one chain may disagree (FORMAT.md §7)."""
 ZERO_HASH = bytes(HASH_SIZE)
 OCF_CODEC = "deflate"
 OCF_MAGIC = b"Obj\x01"

@@ -44,6 +44,7 @@ from riskseal.audit.report import (
 from riskseal.audit.sources import ObjectVersion, TrailSource
 from riskseal.audit.verify_range import Span, peek_header, resolve_span
 from riskseal.block import (
+    CLOCK_SKEW_MS,
     FORMAT_VERSION,
     ZERO_HASH,
     Block,
@@ -63,7 +64,8 @@ from riskseal.merkle import root as merkle_root
 DAY_MS = 86_400_000
 LOCK_SLACK_MS = 5 * 60_000
 """How much earlier than the block's time plus the minimum retention its lock may end (the
-sealer computes the lock from its own clock, a little before it signs the header)."""
+sealer computes the lock from its clock when it writes the block, which another sealer's
+clock, whose date the block may carry, can be ahead of)."""
 
 _PLACED = re.compile(r"(blocks|checkpoints)/([^/]+/[^/]+/[0-9]+)/([0-9]+)")
 """A block or checkpoint key below the prefix: kind, chain id, number (ASCII digits only)."""
@@ -602,11 +604,11 @@ class Verifier:
             return  # the predecessor is already reported (missing or malformed)
         if header.prev_header_hash != previous.header_hash():
             self.find("broken_link", f"does not link to block {previous.seq}", **where)
-        if header.created_ms < previous.created_ms:
+        if header.created_ms < previous.created_ms - CLOCK_SKEW_MS:
             self.find(
                 "time_reversed",
-                f"dated {header.created_ms}, before block {previous.seq} ({previous.created_ms}):"
-                " a chain's time never goes back",
+                f"dated {header.created_ms}, {previous.created_ms - header.created_ms} ms before "
+                f"block {previous.seq}: more than two sealers' clocks may disagree",
                 **where,
             )
         if header.first_offset > previous.last_offset + 1:

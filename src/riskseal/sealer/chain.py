@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from riskseal.block import (
+    CLOCK_SKEW_MS,
     ZERO_HASH,
     Block,
     BlockHeader,
@@ -84,12 +85,16 @@ def recover_head(
     chain: ChainId,
     keys: PublicKeys,
     may_sign: MaySign | None = None,
+    now_ms: int | None = None,
 ) -> ChainHead:
     """Read and check the newest block of ``chain``; ChainHeadError if it fails a check.
 
     ``may_sign`` (the key manifest's :meth:`~riskseal.manifest.KeyManifest.may_sign`) also
-    refuses a head signed by a key outside its validity: whoever holds a retired key must
-    not be able to put a block that the sealer then continues.
+    refuses a head signed by a key outside its validity (give or take
+    :data:`~riskseal.block.CLOCK_SKEW_MS`): whoever holds a retired key must not be able to
+    put a block that the sealer then continues. ``now_ms`` refuses a head dated further
+    ahead of this clock than that: the next blocks would take its date (never earlier),
+    and be locked from it.
     """
     try:
         seq = find_head_seq(store, prefix, chain)
@@ -105,8 +110,17 @@ def recover_head(
         block = _load(store, key)  # a head that does not parse stops this chain only
         check_block(block, key, keys, expected_chain=str(chain), expected_seq=seq)
         header = block.header
-        if may_sign is not None and not may_sign(header.key_id, header.created_ms):
-            raise IntegrityError(f"key {header.key_id} was not valid at {header.created_ms}")
+        dated = header.created_ms
+        if may_sign is not None and not (
+            may_sign(header.key_id, dated) or may_sign(header.key_id, dated - CLOCK_SKEW_MS)
+        ):
+            raise IntegrityError(f"key {header.key_id} was not valid at {dated}")
+        if now_ms is not None and dated > now_ms + CLOCK_SKEW_MS:
+            raise IntegrityError(
+                f"it is dated {dated}, {(dated - now_ms) / 1000:,.0f} s ahead of this sealer's "
+                "clock: one of the clocks is wrong (check NTP on every sealer host), and "
+                "continuing would date the next blocks that far ahead"
+            )
         tree = CompactRange.from_frontier(seq, block.frontier_before)
         if tree.root() != block.header.chain_root_before:
             raise IntegrityError("stored chain frontier does not match the signed chain root")

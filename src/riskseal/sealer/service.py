@@ -346,7 +346,7 @@ class Sealer:
             try:
                 return recover_head(
                     self.store, self.settings.s3_prefix, chain, self.manifest.public_keys(),
-                    self._may_sign,
+                    self._may_sign, now_ms=time.time_ns() // 1_000_000,
                 )  # fmt: skip
             except ChainHeadError as exc:
                 log.error("%s", exc)

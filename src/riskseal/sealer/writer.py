@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ABANDON_WAIT_S = 5.0
+"""How long an abandoning close waits for each writer thread."""
+
 
 @dataclass(eq=False)
 class PartitionState:
@@ -174,7 +177,9 @@ class BlockWriter:
             lane.put(None)
         for thread in self._threads:
             if thread.is_alive():
-                thread.join()
+                # Abandoning, a PUT under way may still take its timeouts: do not wait for it
+                # (the threads are daemons, and what they write is not committed).
+                thread.join(ABANDON_WAIT_S if abandon else None)
 
     # --- the writer threads --------------------------------------------------------------------
     def _run(self, lane: queue.SimpleQueue[SealJob | CheckpointJob | None]) -> None:
@@ -229,6 +234,8 @@ class BlockWriter:
         now_ms = time.time_ns() // 1_000_000
         for state in job.states:
             writer = state.writer
+            if self._abandon.is_set():
+                return
             if writer is None or state.stopped or not state.active:
                 continue
             head = writer.head

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from riskseal.block import Block, block_key
+from riskseal.block import CLOCK_SKEW_MS, Block, block_key
 from riskseal.errors import BlockExistsError, ChainHeadError, SigningKeyError
 from riskseal.keys import FileSigner, PublicKeys
 from riskseal.manifest import first_manifest, rotated
@@ -161,10 +161,29 @@ def test_a_retired_key_signs_nothing_more() -> None:
     writer.check_key(T0)  # still valid before the rotation
 
 
-def test_a_head_signed_by_a_retired_key_after_its_retirement_stops_the_chain() -> None:
-    # Whoever holds a retired key must not get a block of theirs continued by the sealer.
+@pytest.mark.parametrize(
+    ("retired_ms_before", "resumed"), [(1_000, True), (CLOCK_SKEW_MS + 1, False)]
+)
+def test_a_head_signed_by_a_retired_key_after_its_retirement_stops_the_chain(
+    retired_ms_before: int, resumed: bool
+) -> None:
+    # Whoever holds a retired key must not get a block of theirs continued by the sealer;
+    # a head dated within clock skew of the rotation is the old sealer's own.
     store, old, new = MemoryBlockStore(), FileSigner.generate("old"), FileSigner.generate("new")
-    manifest = rotated(first_manifest(old, T0 - 1), old, new, T0 - 1_000)
-    chain_of(store, old, [1])  # dated T0, after the old key's end
+    manifest = rotated(first_manifest(old, T0 - 3_600_000), old, new, T0 - retired_ms_before)
+    chain_of(store, old, [1])  # dated T0
+    if resumed:
+        recover_head(store, PREFIX, CHAIN, manifest.public_keys(), manifest.may_sign)
+        return
     with pytest.raises(ChainHeadError, match="was not valid at"):
         recover_head(store, PREFIX, CHAIN, manifest.public_keys(), manifest.may_sign)
+
+
+def test_a_head_dated_far_ahead_of_this_clock_stops_the_chain() -> None:
+    # The next blocks would take its date, and be locked from it.
+    store, signer = MemoryBlockStore(), FileSigner.generate("s")
+    chain_of(store, signer, [1])  # dated T0
+    keys = PublicKeys([signer.verifier])
+    recover_head(store, PREFIX, CHAIN, keys, now_ms=T0 - CLOCK_SKEW_MS)
+    with pytest.raises(ChainHeadError, match="ahead of this sealer's clock"):
+        recover_head(store, PREFIX, CHAIN, keys, now_ms=T0 - CLOCK_SKEW_MS - 1)

@@ -3,6 +3,8 @@ S3 failures retried, unexpected errors handed to the consuming thread."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -142,6 +144,35 @@ def test_a_write_is_retried_while_s3_fails(signer: FileSigner, metrics: SealerMe
     trusted = PublicKeys([signer.verifier])
     check_block(Block.from_bytes(store.objects[key]), key, trusted, str(CHAIN), 0)
     assert recover_head(store, PREFIX, CHAIN, trusted).next_offset == 4
+
+
+class HangingStore(MemoryBlockStore):
+    """A PUT that does not return (S3 holding the connection) until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def create(self, key: str, data: bytes, *, created_ms: int | None = None) -> None:
+        self.entered.set()
+        self.release.wait(30)
+        super().create(key, data, created_ms=created_ms)
+
+
+def test_an_abandoning_close_does_not_wait_for_a_put_that_hangs(
+    signer: FileSigner, metrics: SealerMetrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("riskseal.sealer.writer.ABANDON_WAIT_S", 0.1)
+    store = HangingStore()
+    writer = BlockWriter(store, metrics, retry_max_s=0.01)
+    writer.start()
+    writer.submit(SealJob(state_for(store, signer), batch_of(0, 2)))
+    assert store.entered.wait(10)
+    started = time.monotonic()
+    writer.close(abandon=True)
+    assert time.monotonic() - started < 5
+    store.release.set()
 
 
 def test_an_unexpected_error_reaches_the_consuming_thread(
