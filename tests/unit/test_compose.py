@@ -491,6 +491,18 @@ def test_riskseal_service_environments_are_valid_riskseal_settings(
             monkeypatch.delenv(key)
 
 
+@pytest.mark.parametrize(
+    ("service", "bound_by"),
+    [("sealer", "seal_shutdown_timeout_s"), ("risk-worker", "risk_shutdown_timeout_s")],
+)
+def test_a_service_gets_longer_to_stop_than_its_own_stop_timeout(
+    service: str, bound_by: str
+) -> None:
+    grace = str(services()[service]["stop_grace_period"])
+    assert grace.endswith("s") and grace[:-1].isdigit()
+    assert int(grace[:-1]) > getattr(Settings.production(), bound_by)
+
+
 def test_only_the_sealer_gets_writer_credentials_and_none_gets_the_auditors() -> None:
     writer = {"RISKSEAL_S3_ACCESS_KEY_ID", "RISKSEAL_S3_SECRET_ACCESS_KEY"}
     auditor = {"RISKSEAL_AUDIT_S3_ACCESS_KEY_ID", "RISKSEAL_AUDIT_S3_SECRET_ACCESS_KEY"}

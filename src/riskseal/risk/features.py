@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 
 from riskseal.contract.events import AccessAction, AccessRequest, Outcome, Sensitivity
 from riskseal.risk.addresses import canonical_ip
+from riskseal.risk.policy import MFA_CLOCK_SKEW_MS
 from riskseal.risk.state import (
     BASELINE_ROLE_TIME,
     DAY_MS,
@@ -258,7 +259,8 @@ def observe(state: UserState, event: Event, features: Features) -> None:
     state.note_roles(event.actor.roles, now, baseline=first_event, protected=PRIVILEGED_ROLES)
     if event.action == MFA and isinstance(event, AccessAction) and event.outcome is Outcome.SUCCESS:
         state.last_mfa = now
-    elif event.auth.mfa_time is not None:
+    elif event.auth.mfa_time is not None and event.auth.mfa_time <= now + MFA_CLOCK_SKEW_MS:
+        # (an MFA dated later than that is not believed, as in the policy context)
         state.last_mfa = max(state.last_mfa or 0, min(event.auth.mfa_time, now))
 
 

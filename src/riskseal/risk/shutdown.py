@@ -17,6 +17,7 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 FORCED_EXIT_CODE = 2
+"""The exit code of a stop cut short: not 0, since the worker did not leave cleanly."""
 
 
 class ShutdownWatchdog:

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from riskseal.errors import StateDecodeError
+from riskseal.risk.addresses import canonical_ip
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -303,8 +304,11 @@ class UserState:
                     {int(minute): list(counts) for minute, counts in document["buckets"].items()},
                     int(document["newest_minute"]),
                 ),
-                recent_values=dict(document["values"]),
-                sign_ins=[SignIn(*item) for item in document["sign_ins"]],
+                recent_values=_canonical_values(document["values"]),
+                sign_ins=[
+                    SignIn(time, canonical_ip(ip), country, device)
+                    for time, ip, country, device in document["sign_ins"]
+                ],
                 last_fix=None if fix is None else GeoFix(*fix),
                 hour_of_week=list(document["how"]),
                 sensitive_peak=float(document["peak"][0]),
@@ -388,6 +392,17 @@ def hour_of_week(time_ms: int) -> int:
     """0 (Monday 00:00-01:00 UTC) to 167."""
     # 1970-01-01 was a Thursday: shift so that index 0 is Monday.
     return ((time_ms // HOUR_MS) + 3 * 24) % 168
+
+
+def _canonical_values(values: dict[str, int]) -> dict[str, int]:
+    """Recent values with each address in one spelling (a state written before addresses
+    were compared so), two spellings of one address merged at the later time."""
+    merged: dict[str, int] = {}
+    for key, seen in values.items():
+        if key.startswith("ip:"):
+            key = f"ip:{canonical_ip(key[3:])}"
+        merged[key] = max(seen, merged.get(key, seen))
+    return merged
 
 
 def _evict_oldest(values: dict[str, int], limit: int) -> None:

@@ -172,7 +172,7 @@ class LocalStack:
 
         Data stays unless ``wipe``; a stale pid file is removed.
         """
-        if wipe and self.data_dir.exists() and not (self.data_dir / STACK_MARKER).exists():
+        if wipe and self.data_dir.exists() and not self._is_stack_directory():
             raise DataDirError(
                 f"refusing to delete {self.data_dir.resolve()}: it is not a riskseal stack data "
                 f"directory (no {STACK_MARKER} file, which `stack up` writes); check "
@@ -183,6 +183,14 @@ class LocalStack:
         if wipe and self.data_dir.exists():
             shutil.rmtree(self.data_dir)
         return stopped
+
+    def _is_stack_directory(self) -> bool:
+        """Whether ``data_dir`` is one ``stack up`` made: its marker, or (made before there
+        was one) its identity file and pid folder."""
+        root = self.data_dir
+        if (root / STACK_MARKER).is_file():
+            return True
+        return self.identities_file.is_file() and (root / "run").is_dir()
 
     def stop_s3(self) -> None:
         """Stop SeaweedFS alone (outage tests); :meth:`start_s3` brings it back."""

@@ -118,3 +118,11 @@ def test_down_wipe_deletes_no_directory_but_a_stacks(
     assert main(["stack", "down", "--data-dir", str(project), "--wipe"]) == 2
     assert "refusing to delete" in _one_error_line(capsys)
     assert (project / "notes.txt").read_text() == "mine"
+
+
+def test_down_wipe_deletes_a_stack_directory_made_before_the_marker(tmp_path: Path) -> None:
+    older = tmp_path / "data"
+    (older / "run").mkdir(parents=True)
+    (older / "s3-identities.json").write_text("{}")
+    assert main(["stack", "down", "--data-dir", str(older), "--wipe"]) == 0
+    assert not older.exists()
