@@ -57,7 +57,17 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def ensure_ports_free(host: str, ports: StackPorts) -> None:
-    """Raise PortInUseError naming the first port that is already taken."""
+    """Raise PortInUseError naming the first port that is already taken; StackError when
+    two servers of the stack would share one (SeaweedFS takes the 9 ports after S3's)."""
+    taken: dict[int, str] = {}
+    for service, port in ports.all().items():
+        if port in taken:
+            raise StackError(
+                f"port {port} would serve both {taken[port]} and {service}: SeaweedFS uses "
+                f"the {len(WEED_INTERNAL_FLAGS)} ports after the S3 port; choose a Kafka port "
+                f"outside {ports.s3}..{ports.s3 + len(WEED_INTERNAL_FLAGS)}"
+            )
+        taken[port] = service
     for service, port in ports.all().items():
         if not port_is_free(host, port):
             raise PortInUseError(service, host, port)

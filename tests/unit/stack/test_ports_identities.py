@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from riskseal.errors import PortInUseError, ProvisioningError
+from riskseal.errors import PortInUseError, ProvisioningError, StackError
 from riskseal.stack.identities import StackIdentities
 from riskseal.stack.ports import StackPorts, ensure_ports_free, find_free_ports, port_is_free
 from riskseal.stack.provision import ensure_topics
@@ -94,3 +94,8 @@ def test_topics_on_a_broker_that_does_not_answer_name_the_address_to_fix() -> No
     closed = find_free_ports().kafka  # nothing listens there
     with pytest.raises(ProvisioningError, match=f"no Kafka broker answered at 127.0.0.1:{closed} "):
         ensure_topics(f"127.0.0.1:{closed}", {"t": 1}, replication_factor=1, timeout_s=0.5)
+
+
+def test_a_kafka_port_among_seaweedfs_ports_is_refused_before_start() -> None:
+    with pytest.raises(StackError, match="would serve both"):
+        ensure_ports_free("127.0.0.1", StackPorts(kafka=33095, s3=33092))
