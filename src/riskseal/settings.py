@@ -13,9 +13,12 @@ short Object Lock retention. ``production`` suits Apache Kafka and AWS S3 / MinI
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -33,7 +36,11 @@ from riskseal.errors import ConfigError
 Profile = Literal["local", "production"]
 KafkaConfig = dict[str, str | int | float | bool]
 ENV_PREFIX = "RISKSEAL_"
+log = logging.getLogger(__name__)
+
 CONFIG_FILE_ENV = "RISKSEAL_CONFIG"
+NOT_SETTINGS = ("RISKSEAL_REGENERATE_GOLDEN", "RISKSEAL_REGENERATE_VECTORS")
+"""``RISKSEAL_*`` variables the test suite reads (they regenerate test data)."""
 
 # The TOML file Settings.from_toml is loading; read by settings_customise_sources.
 _TOML_FILE: ContextVar[Path | None] = ContextVar("riskseal_toml_file", default=None)
@@ -426,7 +433,13 @@ class Settings(BaseSettings):
     # --- named constructors ----------------------------------------------------------------
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
-        """Load from ``RISKSEAL_*`` variables (and ``RISKSEAL_CONFIG``), raising ConfigError."""
+        """Load from ``RISKSEAL_*`` variables (and ``RISKSEAL_CONFIG``), raising ConfigError.
+
+        A ``RISKSEAL_*`` variable that names no setting is logged as a warning, with the
+        setting it most likely means: a misspelt one would otherwise be ignored silently."""
+        for name, closest in unknown_variables(os.environ):
+            hint = f"; did you mean {closest}?" if closest else ""
+            log.warning("%s is not a riskseal setting, it is ignored%s", name, hint)
         try:
             return cls(**overrides)
         except ValidationError as exc:
@@ -528,6 +541,19 @@ class Settings(BaseSettings):
 def _config_file_from_env() -> Path | None:
     value = os.environ.get(CONFIG_FILE_ENV)
     return Path(value) if value else None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """Each ``RISKSEAL_*`` name in ``environ`` that is no setting, with the closest setting's
+    variable (None when nothing is close)."""
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    known |= {CONFIG_FILE_ENV, *NOT_SETTINGS}
+    found = []
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            closest = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+            found.append((name, closest[0] if closest else None))
+    return found
 
 
 def _describe_validation_error(exc: ValidationError) -> str:

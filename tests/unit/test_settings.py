@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from riskseal.errors import ConfigError
-from riskseal.settings import Settings, settings_reference_markdown
+from riskseal.settings import Settings, settings_reference_markdown, unknown_variables
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "CONFIGURATION.md"
 
@@ -182,3 +182,25 @@ def test_a_setting_that_cannot_work_is_refused_at_start(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError, match=says):
         Settings.from_env()
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_likely_means() -> None:
+    environ = {
+        "RISKSEAL_S3_BUCKETS": "prod",
+        "RISKSEAL_S3_BUCKET": "prod",
+        "RISKSEAL_CONFIG": "riskseal.toml",
+        "RISKSEAL_NOTHING_LIKE_IT": "1",
+        "HOME": "/root",
+    }
+    assert unknown_variables(environ) == [
+        ("RISKSEAL_NOTHING_LIKE_IT", None),
+        ("RISKSEAL_S3_BUCKETS", "RISKSEAL_S3_BUCKET"),
+    ]
+
+
+def test_loading_warns_of_a_misspelt_variable(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("RISKSEAL_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    Settings.from_env()
+    assert "did you mean RISKSEAL_KAFKA_BOOTSTRAP?" in caplog.text
