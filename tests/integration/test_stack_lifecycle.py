@@ -138,6 +138,11 @@ def test_cli_up_env_status_down_round_trip(
     try:
         assert main(["stack", "up", "--data-dir", data_dir, *ports]) == 0
         capsys.readouterr()
+        other = str(probe.ports.kafka + 1000)
+        assert main(["stack", "up", "--data-dir", data_dir, "--kafka-port", other]) == 0
+        assert f"its Kafka is at 127.0.0.1:{probe.ports.kafka}, not port {other}" in (
+            capsys.readouterr().err
+        )
         assert main(["stack", "env", "--data-dir", data_dir, "--json"]) == 0
         variables = json.loads(capsys.readouterr().out)
         assert variables["RISKSEAL_KAFKA_BOOTSTRAP"] == f"127.0.0.1:{probe.ports.kafka}"

@@ -78,6 +78,17 @@ def up(
     stack = _stack(ctx, data_dir, kafka_port, s3_port, kafka_storage, retention_days, timeout)
     err.print(f"starting the local stack in {stack.data_dir} …")
     endpoints = stack.up()
+    wanted = {
+        "Kafka": (kafka_port, endpoints.kafka_bootstrap),
+        "S3": (s3_port, endpoints.s3_endpoint),
+    }
+    for server, (port, address) in wanted.items():
+        if port is not None and not address.endswith(f":{port}"):
+            err.print(
+                f"NOTE: the stack in {stack.data_dir} was already running; its {server} is at "
+                f"{address}, not port {port} (`riskseal stack down` first to move it)",
+                markup=False,
+            )
     err.print("OK: stack is up")
     _print_endpoints(endpoints)
 
