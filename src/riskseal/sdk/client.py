@@ -327,8 +327,9 @@ class AuditClient:
     def flush(self, timeout: float = 30.0) -> list[DeliveryFailure]:
         """Wait until every event is acknowledged or ``timeout``; return what failed.
 
-        Each failure is returned once. Events still queued after the timeout are counted by
-        :attr:`in_flight`; :meth:`close` reports them one by one.
+        Each failure is returned once (with an ``on_delivery`` callback, which gets each
+        one, only the newest 10,000 are kept for here). Events still queued after the
+        timeout are counted by :attr:`in_flight`; :meth:`close` reports them one by one.
         """
         if self._closed:
             raise ClientClosedError("this AuditClient is closed: close() returned its failures")

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message
 
 LOG = logging.getLogger(__name__)
+
+KEPT_WITH_CALLBACK = 10_000
+"""Failures kept for ``flush``/``close`` when a callback also gets each one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,11 @@ class DeliveryTracker:
 
     def __init__(self, callback: DeliveryCallback | None = None) -> None:
         self._lock = threading.Lock()
-        self._failures: list[DeliveryFailure] = []
+        # With a callback every failure reaches the application there: the list keeps only
+        # the newest, or an application that never flushes would keep every one in memory.
+        self._failures: deque[DeliveryFailure] = deque(
+            maxlen=KEPT_WITH_CALLBACK if callback is not None else None
+        )
         self._callback = callback
 
     @property
@@ -77,7 +85,9 @@ class DeliveryTracker:
                 LOG.exception("the on_delivery callback raised (the report is kept)")
 
     def collect(self) -> list[DeliveryFailure]:
-        """The failures reported since the last collect."""
+        """The failures reported since the last collect (with a callback, the newest
+        :data:`KEPT_WITH_CALLBACK` of them: the callback had each one)."""
         with self._lock:
-            failures, self._failures = self._failures, []
+            failures = list(self._failures)
+            self._failures.clear()
         return failures
