@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 from riskseal.errors import PortInUseError, StackError
 
@@ -74,13 +75,30 @@ def ensure_ports_free(host: str, ports: StackPorts) -> None:
 
 
 def find_free_ports(host: str = "127.0.0.1", attempts: int = 200) -> StackPorts:
-    """Pick a Kafka port and a block of S3 + internal ports that are all free now."""
+    """Pick a Kafka port and a block of S3 + internal ports that are all free now.
+
+    They are taken below the kernel's ephemeral range when there is room: a port in it can
+    be taken by any outgoing connection (our own Kafka clients') between this check and
+    the server's bind ("address already in use")."""
     rng = random.SystemRandom()
     block = 1 + len(WEED_INTERNAL_FLAGS)
+    low, high = 20_000, 60_000 - block
+    ephemeral_start = _ephemeral_ports_start()
+    if ephemeral_start is not None and ephemeral_start - 1_000 > low + block:
+        high = ephemeral_start - block - 1
     for _ in range(attempts):
-        s3 = rng.randrange(20_000, 60_000 - block)
+        s3 = rng.randrange(low, high)
         kafka = s3 + block
         candidate = StackPorts(kafka=kafka, s3=s3)
         if all(port_is_free(host, port) for port in candidate.all().values()):
             return candidate
     raise StackError(f"found no block of {block + 1} free ports on {host} in {attempts} tries")
+
+
+def _ephemeral_ports_start() -> int | None:
+    """The first port of the kernel's ephemeral range (Linux), or None when unknown."""
+    try:
+        first = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]
+    except (OSError, IndexError):
+        return None
+    return int(first) if first.isdigit() else None

@@ -99,3 +99,11 @@ def test_topics_on_a_broker_that_does_not_answer_name_the_address_to_fix() -> No
 def test_a_kafka_port_among_seaweedfs_ports_is_refused_before_start() -> None:
     with pytest.raises(StackError, match="would serve both"):
         ensure_ports_free("127.0.0.1", StackPorts(kafka=33095, s3=33092))
+
+
+def test_free_ports_are_taken_below_the_ephemeral_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Any outgoing connection can take an ephemeral port before the server binds it.
+    monkeypatch.setattr("riskseal.stack.ports._ephemeral_ports_start", lambda: 32_768)
+    for _ in range(20):
+        ports = find_free_ports()
+        assert max(ports.all().values()) < 32_768
