@@ -608,7 +608,8 @@ class Verifier:
             self.find(
                 "time_reversed",
                 f"dated {header.created_ms}, {previous.created_ms - header.created_ms} ms before "
-                f"block {previous.seq}: more than two sealers' clocks may disagree",
+                f"block {previous.seq}: further back than two sealers' clocks may disagree "
+                f"({CLOCK_SKEW_MS // 60_000} minutes)",
                 **where,
             )
         if header.first_offset > previous.last_offset + 1:
