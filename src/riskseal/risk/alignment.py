@@ -124,6 +124,23 @@ class LogPositions(Protocol):
         """Whether the consumer group is rebalancing: every held record goes at once."""
 
 
+class EverythingFetched:
+    """Log positions with nothing left to fetch (a replay, or records put straight into the
+    agents in test mode): only the merge rule orders the records."""
+
+    def highwater(self, lane: Lane, partition: int) -> int | None:
+        """Every partition ends where it was read from."""
+        return 0
+
+    def start_offset(self, lane: Lane, partition: int) -> int | None:
+        """Reading started at the start."""
+        return 0
+
+    def rebalancing(self) -> bool:
+        """Never."""
+        return False
+
+
 @dataclass(slots=True)
 class _Waiting(Generic[Item]):
     arrival: Arrival[Item]

@@ -18,7 +18,7 @@ from typing import Any
 
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.events import AccessAction, AccessRequest, Alert, Decision
-from riskseal.risk.alignment import Alignment, Arrival, Lane, order_key
+from riskseal.risk.alignment import Alignment, Arrival, EverythingFetched, Lane, order_key
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.state import IpState, UserState
 from riskseal.sdk.jsonlines import EventLineError, parse_event_line
@@ -94,7 +94,7 @@ def in_merge_order(
     interleaved by the same key (only the per-IP counts see that interleaving)."""
     runs = []
     for partition, (requests, actions) in sorted(partitions.items()):
-        alignment: Alignment[Event] = Alignment(_EverythingFetched())
+        alignment: Alignment[Event] = Alignment(EverythingFetched())
         for lane, events in ((Lane.REQUESTS, requests), (Lane.ACTIONS, actions)):
             arrivals = [
                 Arrival(e, partition, offset, order_key(e)) for offset, e in enumerate(events)
@@ -104,19 +104,6 @@ def in_merge_order(
             [arrival.item for _, arrival in alignment.next_run(0.0, len(requests) + len(actions))]
         )
     return list(heapq.merge(*runs, key=order_key))
-
-
-class _EverythingFetched:
-    """Log positions with nothing left to fetch: only the merge rule orders the records."""
-
-    def highwater(self, lane: Lane, partition: int) -> int | None:
-        return 0
-
-    def start_offset(self, lane: Lane, partition: int) -> int | None:
-        return 0
-
-    def rebalancing(self) -> bool:
-        return False
 
 
 def read_event_lines(path: Path) -> Iterator[tuple[int, Event]]:

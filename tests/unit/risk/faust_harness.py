@@ -28,7 +28,7 @@ from riskseal.contract.events import (
     SourceStamp,
 )
 from riskseal.risk.agents import RiskProcessor, register_agents
-from riskseal.risk.alignment import Lane, Merger
+from riskseal.risk.alignment import EverythingFetched, Merger
 from riskseal.risk.app import build_app
 from riskseal.risk.engine import RiskEngine
 from riskseal.risk.tables import RiskTables, build_tables
@@ -107,20 +107,6 @@ _MERGERS: weakref.WeakKeyDictionary[Any, Merger[Any]] = weakref.WeakKeyDictionar
 """The merger of each harness app."""
 
 
-class NothingUnread:
-    """Log positions of test mode, where records are put straight into the agents: every
-    partition is read to its end."""
-
-    def highwater(self, lane: Lane, partition: int) -> int | None:
-        return 0
-
-    def start_offset(self, lane: Lane, partition: int) -> int | None:
-        return 0
-
-    def rebalancing(self) -> bool:
-        return False
-
-
 def make_harness(engine: Any = None) -> Harness:
     """A fresh app (memory store) with the real engine unless ``engine`` is given."""
     settings = Settings.local(risk_store="memory", risk_app_id=f"test-{uuid.uuid4().hex[:8]}")
@@ -142,7 +128,7 @@ def make_harness(engine: Any = None) -> Harness:
         engine = RiskEngine.load(settings, source_id="tests")
     # The agents subscribe to the declared topics; then the processor sends to the recorders.
     processor = RiskProcessor(engine, declared, tables, CODEC)
-    merger: Merger[Any] = Merger(NothingUnread())
+    merger: Merger[Any] = Merger(EverythingFetched())
     register_agents(app, processor, merger, settings.risk_reload_interval_s)
     _MERGERS[app] = merger  # the worker starts its merge task; in test mode, running() does
     processor.topics = topics
