@@ -76,8 +76,8 @@ class Sealer:
         self.settings = settings
         self.signer = signer
         self.manifest = manifest
-        """The newest key manifest seen: read again before each chain head is recovered and
-        at each checkpoint, so a rotation reaches a running sealer."""
+        """The newest key manifest seen: followed again when partitions are assigned, after a
+        lost race and at each checkpoint, so a rotation reaches a running sealer."""
         self.store = store
         self.metrics = metrics or SealerMetrics()
         self.on_chain_stopped = on_chain_stopped
@@ -296,6 +296,7 @@ class Sealer:
         """Another sealer wrote our next block: drop the batch, re-read the head, seek."""
         state.active = False
         state.batch.clear()
+        self._refresh_manifest()  # the winner may sign with a key added since the start
         head = self._recover(chain)
         key = (chain.topic, chain.partition)
         if head is None:
@@ -341,7 +342,6 @@ class Sealer:
 
     def _recover(self, chain: ChainId) -> ChainHead | None:
         delay = 0.2
-        self._refresh_manifest()  # a head may be signed by a key added since the start
         while True:
             try:
                 return recover_head(
@@ -361,6 +361,7 @@ class Sealer:
                 delay = min(delay * 2, self.settings.s3_retry_max_s)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._refresh_manifest()  # once: a head may be signed by a key added since the start
         positioned = []
         stopped = []
         for partition in partitions:
