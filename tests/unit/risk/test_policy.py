@@ -275,6 +275,28 @@ def test_an_allow_reached_over_a_failing_forbid_fails_closed(tmp_path: Path) -> 
     assert any('@id("overflowing")' in error for error in decision.errors)
 
 
+def test_a_context_the_schema_refuses_still_fails_closed(tmp_path: Path) -> None:
+    # Requests are not checked against the schema one by one (the policies and the shape of
+    # the context were, at load): a schema that wants an attribute riskseal sometimes leaves
+    # out must still never let the forbid that reads it be skipped.
+    directory = policy_dir(
+        tmp_path,
+        {
+            "all.cedar": '@id("all")\npermit (principal, action, resource);\n'
+            '@id("stale-mfa")\nforbid (principal, action, resource)\n'
+            "when { context.mfa_age_s > 900 };\n"
+        },
+    )
+    schema = directory / "riskseal.cedarschema"
+    schema.write_text(SCHEMA_TEXT.replace("mfa_age_s?: Long", "mfa_age_s: Long"))
+    engine = PolicyEngine.load(directory)
+    assert engine.evaluate(req(mfa_age_s=60)) == PolicyDecision(Verdict.ALLOW, ("all",))
+    assert engine.evaluate(req(mfa_age_s=3600)).policy_ids == ("stale-mfa",)
+    decision = engine.evaluate(req(mfa_age_s=None))
+    assert (decision.verdict, decision.policy_ids) == (Verdict.DENY, (EVALUATION_ERROR,))
+    assert any('@id("stale-mfa")' in error for error in decision.errors)
+
+
 def test_reload_picks_up_a_changed_file(tmp_path: Path) -> None:
     directory = copy_shipped(tmp_path)
     engine = PolicyEngine.load(directory)
