@@ -14,11 +14,17 @@ Run with ``make bench-risk`` (or ``.venv/bin/python -m bench.risk``). On a fresh
    Baselines from the same run: the engine in process over the same events
    (:class:`~riskseal.risk.replay.Replayer`), and a Faust worker with a no-op agent on the
    same topics (raw Faust consumption, no engine, no tables, no output).
-2. **Latency.** Open loop at fixed offered rates (250, 500 and 1,000 requests/s, 20 s each):
+2. **Latency.** Open loop at fixed offered rates (250, 500 and 1,000 requests/s, 10 s each):
    each ``AsyncAuditClient.authorize()`` is started at its scheduled time, and its latency
    runs from that scheduled time to the decision's arrival, so a client that falls behind
    schedule shows up as latency (no coordinated omission). Achieved send rate and
-   fallbacks (no decision in time) are reported with it.
+   fallbacks (no decision in time) are reported with it. Each rate runs on topics of its
+   own, with a worker of its own that has first decided ``--history`` events published in
+   bulk on them (users' states as after a day's traffic): the local broker's cost per fetch
+   grows with the number of record batches stored in the partitions fetched (``make
+   bench-broker``), and an open loop stores a batch or so per request, so on shared topics
+   each loop would pay for the ones before it. On it, a loop's latency still grows with the
+   loop's own length; Apache Kafka finds a fetch's position through an offset index.
 
 Targets (issue #6): ≥ 5,000 events/s per worker; p99 ≤ 100 ms at 1,000 requests/s.
 """
@@ -408,6 +414,71 @@ def bench_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"risk_app_id": f"bench-risk-{uuid.uuid4().hex[:8]}"})
 
 
+def fresh_topics(settings: Settings) -> Settings:
+    """:func:`bench_settings` whose input and output topics are new as well."""
+    fresh = bench_settings(settings)
+    run = fresh.risk_app_id
+    return fresh.model_copy(
+        update={
+            "topic_requests": f"{run}.requests",
+            "topic_actions": f"{run}.actions",
+            "topic_decisions": f"{run}.decisions",
+            "topic_alerts": f"{run}.alerts",
+            "topic_deadletter": f"{run}.deadletter",
+        }
+    )
+
+
+def access_topics(settings: Settings) -> dict[str, int]:
+    """The worker's two input topics and their partition counts."""
+    return {settings.topic_requests: settings.partitions_access,
+            settings.topic_actions: settings.partitions_access}  # fmt: skip
+
+
+def wait_decided(settings: Settings, inputs: Span) -> None:
+    """Wait until the worker of ``settings`` has handled every input record of ``inputs``,
+    and the failed sign-ins it forwarded by source address."""
+    wait_committed(settings, settings.risk_app_id, inputs.ends, DONE_TIMEOUT_S)
+    # Failed sign-ins forwarded by IP were sent before the access offsets were committed:
+    # read that topic's end now, then wait for the per-IP agent too.
+    forwarded = read_to_end(
+        settings, {ip_failures_topic(settings): settings.partitions_access}, DONE_TIMEOUT_S
+    )
+    wait_committed(settings, settings.risk_app_id, forwarded.ends, DONE_TIMEOUT_S)
+
+
+def latency_at(
+    stack: Settings,
+    tmp: Path,
+    store: Store,
+    history: Sequence[GeneratedEvent],
+    requests: Sequence[AccessRequest],
+    rate: float,
+) -> tuple[Latency, dict[str, float]]:
+    """One open loop at ``rate`` through a worker of its own, on topics of their own that
+    hold ``history``, decided before the loop starts; the loop's latencies and the CPU the
+    worker, the broker and the client (this process) used during it, as shares of a core."""
+    settings = fresh_topics(stack)
+    provision_topics(settings)
+    publish(settings, history)
+    inputs = read_to_end(settings, access_topics(settings), DONE_TIMEOUT_S)
+    worker = risk_worker(settings, tmp, f"latency-{rate:g}", store).start()
+    try:
+        worker.wait_for("/risk/ready/", lambda body: bool(body.get("ready")), READY_TIMEOUT_S)
+        wait_decided(settings, inputs)
+        assert worker.process is not None
+        loop_pids = {
+            "worker": worker.process.pid,
+            "broker": broker_pid(settings.kafka_bootstrap),
+            "client": os.getpid(),
+        }
+        meter = CpuMeter.start({name: pid for name, pid in loop_pids.items() if pid is not None})
+        latency = open_loop(settings, requests, rate)
+        return latency, meter.shares()
+    finally:
+        worker.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the risk worker benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -419,7 +490,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--rate", type=float, nargs="+", default=[250.0, 500.0, 1_000.0],
         help="offered authorize()/s, one open loop each (the target is at 1,000)",
     )  # fmt: skip
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of the open loop")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the open loop")
+    parser.add_argument(
+        "--history", type=int, default=20_000,
+        help="events decided on each open loop's topics before it starts",
+    )  # fmt: skip
     parser.add_argument("--skip-noop", action="store_true", help="no raw Faust baseline")
     parser.add_argument("--noop-worker", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -439,9 +514,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = bench_settings(endpoints.settings())
         provision_topics(settings)
         produce_rate = publish(settings, events)
-        access = {settings.topic_requests: settings.partitions_access,
-                  settings.topic_actions: settings.partitions_access}  # fmt: skip
-        inputs = read_to_end(settings, access, DONE_TIMEOUT_S)
+        inputs = read_to_end(settings, access_topics(settings), DONE_TIMEOUT_S)
         if sum(inputs.counts.values()) != len(events):
             raise RuntimeError(f"read back {inputs.counts}, published {len(events)} events")
         engine = engine_rate(events)
@@ -463,13 +536,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             assert worker.process is not None
             broker = broker_pid(settings.kafka_bootstrap)
             cpu_before = cpu_seconds(worker.process.pid), cpu_seconds(broker) if broker else 0.0
-            wait_committed(settings, settings.risk_app_id, inputs.ends, DONE_TIMEOUT_S)
-            # Failed sign-ins forwarded by IP were sent before the access offsets were
-            # committed: read that topic's end now, then wait for the per-IP agent too.
-            forwarded = read_to_end(
-                settings, {ip_failures_topic(settings): settings.partitions_access}, DONE_TIMEOUT_S
-            )
-            wait_committed(settings, settings.risk_app_id, forwarded.ends, DONE_TIMEOUT_S)
+            wait_decided(settings, inputs)
             span = read_to_end(
                 settings,
                 {
@@ -485,24 +552,22 @@ def main(argv: Sequence[str] | None = None) -> None:
             worker_rate = len(events) / span.seconds
             worker_cpu = cpu_seconds(worker.process.pid) - cpu_before[0]
             broker_cpu = cpu_seconds(broker) - cpu_before[1] if broker else float("nan")
-            # Lowest rate first: a rate the worker cannot sustain leaves a backlog behind.
-            latencies: list[tuple[Latency, dict[str, float]]] = []
-            # This process holds every generated event (millions of objects): a full
-            # collection of them stalled the client for ~0.3 s mid-loop, which showed up as
-            # the worker's latency. Set them aside: only objects made from here on are
-            # collected, as in an application that authorizes requests.
-            gc.freeze()
-            # Who uses the machine's two cores during a loop: the worker, the broker, and
-            # this process as the application calling authorize().
-            loop_pids = {"worker": worker.process.pid, "broker": broker, "client": os.getpid()}
-            pids = {name: pid for name, pid in loop_pids.items() if pid is not None}
-            for offered in sorted(args.rate):
-                count = int(offered * args.seconds)
-                meter = CpuMeter.start(pids)
-                latency = open_loop(settings, latency_requests[:count], offered)
-                latencies.append((latency, meter.shares()))
         finally:
             worker.stop()
+
+        # This process holds every generated event (millions of objects): a full collection
+        # of them stalled the client for ~0.3 s mid-loop, which showed up as the worker's
+        # latency. Set them aside: only objects made from here on are collected, as in an
+        # application that authorizes requests.
+        gc.freeze()
+        history = events[: args.history]
+        latencies = [
+            latency_at(
+                endpoints.settings(), Path(tmp), args.store, history,
+                latency_requests[: int(offered * args.seconds)], offered,
+            )
+            for offered in sorted(args.rate)
+        ]  # fmt: skip
 
     tp_ok = "ok" if worker_rate >= THROUGHPUT_TARGET else "BELOW"
     rows = [
@@ -536,7 +601,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         lat_ok = "ok" if p99 <= P99_TARGET_MS and not latency.fallbacks else "OVER"
         rows.append(
             Row(
-                f"authorize() open loop, offered {latency.offered:,.0f}/s for {args.seconds:g} s",
+                f"authorize() open loop, offered {latency.offered:,.0f}/s for {args.seconds:g} s"
+                f" (own topics, {len(history):,} events decided first)",
                 latency.achieved, p50, p99,
                 note=f"achieved send rate; {latency.fallbacks} fallbacks; CPU of a core: "
                 + ", ".join(f"{name} {share:.0%}" for name, share in shares.items())

@@ -49,9 +49,10 @@ from riskseal.contract.codec import EventCodec
 from riskseal.contract.events import AccessAction, AccessRequest, Alert, Decision
 from riskseal.risk.alignment import Arrival, Lane, Merger, order_key
 from riskseal.risk.deadletter import Coordinates, DeadLetterReason, Rejection, deadletter_headers
-from riskseal.risk.engine import IpStep, RiskEngine, Step
+from riskseal.risk.engine import IpStep, RiskEngine, Scored, Step
 from riskseal.risk.intake import RecordTime, decode_action, read_action, read_request
 from riskseal.risk.pending import PendingWrites
+from riskseal.risk.policy import PolicyRequest
 from riskseal.risk.state import IpState, UserState
 from riskseal.risk.tables import RiskTables
 from riskseal.risk.topics import RiskTopics
@@ -149,6 +150,27 @@ class _Batch:
     """Keys whose state keeps a new decision: written with the decisions, not held back."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Begun:
+    """A request scored in a wave, waiting for the wave's policy decisions."""
+
+    event: EventT[bytes]
+    key: bytes
+    current: bytes | None
+    """The key's bytes before the request (the last good ones, should finishing fail)."""
+    scored: Scored
+
+
+@dataclass(slots=True)
+class _Wave:
+    """Requests of different users begun together, to be decided with one policy call
+    (:meth:`RiskEngine.begin_request`). An event of a user already in the wave waits for
+    the wave to finish: it must see that user's state after the request."""
+
+    begun: list[_Begun] = field(default_factory=list)
+    keys: set[bytes] = field(default_factory=set)
+
+
 class RiskProcessor:
     """Handles batches of records for the agents; testable without a broker.
 
@@ -222,11 +244,19 @@ class RiskProcessor:
         :meth:`read_actions`), in the order given, as one batch."""
         await self._send_left_over()
         batch = _Batch(self.pending_users)
+        wave = _Wave()
         for lane, (event, read) in run:
+            if isinstance(read, Rejection):
+                batch.rejected.append((event, read))
+                continue
+            if read.user_id.encode() in wave.keys:
+                self._decide_wave(wave, batch)
+                wave = _Wave()
             if lane is Lane.REQUESTS:
-                self._request(event, cast(AccessRequest | Rejection, read), batch)
+                self._begin_request(event, cast(AccessRequest, read), batch, wave)
             else:
-                self._action(event, cast(AccessAction | Rejection, read), batch)
+                self._action(event, cast(AccessAction, read), batch)
+        self._decide_wave(wave, batch)
         await self._finish(batch)
 
     async def on_ip_failures(self, events: Sequence[EventT[bytes]]) -> None:
@@ -302,38 +332,71 @@ class RiskProcessor:
         return changed
 
     # --- one record --------------------------------------------------------------------------
-    def _request(
-        self, event: EventT[bytes], request: AccessRequest | Rejection, batch: _Batch
+    def _begin_request(
+        self, event: EventT[bytes], request: AccessRequest, batch: _Batch, wave: _Wave
     ) -> None:
-        message = event.message
-        if isinstance(request, Rejection):
-            batch.rejected.append((event, request))
-            return
         key = request.user_id.encode()  # read_request checked it is the record key
-        outcome = self._step(
-            batch,
-            self.user_states,
-            key,
-            event,
-            lambda state: self._user_outcome(
-                self.engine.on_request(self._without_committed(key, state), request)
-            ),
-        )
-        if outcome is not None:
-            batch.decisions += outcome.decisions
-            batch.alerts += outcome.alerts
-            batch.decided.add(key)
-            tp = TP(message.topic, message.partition)
-            self._uncommitted.setdefault(tp, []).append(
-                _Decided(message.offset, key, request.event_id)
-            )
-
-    def _action(
-        self, event: EventT[bytes], action: AccessAction | Rejection, batch: _Batch
-    ) -> None:
-        if isinstance(action, Rejection):
-            batch.rejected.append((event, action))
+        current = batch.states.get(key, event)
+        try:
+            state = self._without_committed(key, self.user_states.load(key, current))
+            begun = self.engine.begin_request(state, request)
+        except Exception as exc:  # one poison record must not stop the stream
+            self._failed(batch, self.user_states, key, event, exc)
             return
+        if isinstance(begun, Step):  # a redelivery: decided already
+            self._finish_request(event, key, current, lambda: begun, batch, request.event_id)
+            return
+        wave.begun.append(_Begun(event, key, current, begun))
+        wave.keys.add(key)
+
+    def _decide_wave(self, wave: _Wave, batch: _Batch) -> None:
+        """Ask the policies about the wave's requests at once, then finish them in order."""
+        if not wave.begun:
+            return
+        engine = self.engine
+        asks = [b.scored.policy_request for b in wave.begun if b.scored.policy_request]
+        try:
+            answers = iter(engine.policies.evaluate_batch(asks))
+        except Exception:
+            log.exception("deciding %d requests at once failed; deciding each alone", len(asks))
+            answers = None
+        for begun in wave.begun:
+            ask, scored = begun.scored.policy_request, begun.scored
+
+            def finish(ask: PolicyRequest | None = ask, scored: Scored = scored) -> Step:
+                if ask is None:
+                    return engine.finish_request(scored, None)
+                policy = next(answers) if answers is not None else engine.policies.evaluate(ask)
+                return engine.finish_request(scored, policy)
+
+            request_id = scored.request.event_id
+            self._finish_request(begun.event, begun.key, begun.current, finish, batch, request_id)
+
+    def _finish_request(
+        self,
+        event: EventT[bytes],
+        key: bytes,
+        current: bytes | None,
+        finish: Callable[[], Step],
+        batch: _Batch,
+        request_id: str,
+    ) -> None:
+        """Finish a request's step (``finish``), keep its state and queue its outputs."""
+        try:
+            outcome = self._user_outcome(finish())
+        except Exception as exc:  # one poison record must not stop the stream
+            self._failed(batch, self.user_states, key, event, exc)
+            return
+        self._keep(batch, self.user_states, key, event, current, outcome)
+        batch.decisions += outcome.decisions
+        batch.alerts += outcome.alerts
+        batch.decided.add(key)
+        message = event.message
+        self._uncommitted.setdefault(TP(message.topic, message.partition), []).append(
+            _Decided(message.offset, key, request_id)
+        )
+
+    def _action(self, event: EventT[bytes], action: AccessAction, batch: _Batch) -> None:
         key = action.user_id.encode()
         outcome = self._step(
             batch,
@@ -460,16 +523,36 @@ class RiskProcessor:
         try:
             outcome = compute(cache.load(key, current))
         except Exception as exc:  # one poison record must not stop the stream
-            log.exception("risk engine failed on %s", _where(event))
-            cache.drop(key)  # the engine may have left the state half updated
-            rejection = Rejection(DeadLetterReason.ENGINE_ERROR, f"{type(exc).__name__}: {exc}")
-            batch.rejected.append((event, rejection))
+            RiskProcessor._failed(batch, cache, key, event, exc)
             return None
+        RiskProcessor._keep(batch, cache, key, event, current, outcome)
+        return outcome
+
+    @staticmethod
+    def _failed(
+        batch: _Batch, cache: StateCache[State], key: bytes, event: EventT[bytes], exc: Exception
+    ) -> None:
+        """Dead-letter ``event``, whose step failed; its key keeps its last good bytes."""
+        log.exception("risk engine failed on %s", _where(event), exc_info=exc)
+        cache.drop(key)  # the engine may have left the state half updated
+        rejection = Rejection(DeadLetterReason.ENGINE_ERROR, f"{type(exc).__name__}: {exc}")
+        batch.rejected.append((event, rejection))
+
+    @staticmethod
+    def _keep(
+        batch: _Batch,
+        cache: StateCache[State],
+        key: bytes,
+        event: EventT[bytes],
+        current: bytes | None,
+        outcome: _Outcome[State],
+    ) -> None:
+        """Keep a step's state: in the batch's writes (``current``: the bytes it started
+        from) and decoded in ``cache``."""
         # Every step's state is encoded, so a failing step falls back to the last good bytes.
         if outcome.state != current:  # a repeated event leaves the bytes as they were
             batch.states.put(key, outcome.state, event)
         cache.keep(key, outcome.state, outcome.decoded)
-        return outcome
 
     def _without_committed(self, key: bytes, state: UserState | None) -> UserState | None:
         """``state`` without the decisions :meth:`forget_committed` let it drop."""

@@ -17,16 +17,20 @@ from unittest.mock import patch
 import pytest
 from faust.types import TP, EventT, TableT, TopicT
 
-from riskseal.contract.events import Decision
+from riskseal.contract.events import AccessAction, AccessRequest, Decision, Verdict
+from riskseal.generator import GeneratorConfig, generate_events
+from riskseal.generator.config import resolve_scenarios
 from riskseal.risk import agents as agents_module
 from riskseal.risk.agents import RiskProcessor
+from riskseal.risk.alignment import Lane
 from riskseal.risk.deadletter import HEADER_REASON
 from riskseal.risk.intake import RecordTime
+from riskseal.risk.policy import PolicyDecision, PolicyEngine, PolicyRequest
 from riskseal.risk.state import UserState
 from riskseal.risk.tables import RiskTables
 from riskseal.risk.topics import RiskTopics
 from tests.unit.risk.faust_harness import CODEC, T0, RecordingTopic, failed_login, request
-from tests.unit.risk.test_agents import HalfUpdatingEngine, _engine, decoded
+from tests.unit.risk.test_agents import FailingFinishEngine, HalfUpdatingEngine, _engine, decoded
 
 
 class CountingTable(dict[bytes, bytes]):
@@ -404,3 +408,141 @@ def test_a_batch_of_the_ip_lane_is_accounted_even_when_left_over_outputs_fail() 
         asyncio.run(world.processor.send_outbox_until_sent())  # what the agent does then
     world.processor.write_states()
     assert b"198.51.100.7" in world.ips and len(failing.sent) == 1
+
+
+# --- requests of different users decided together ------------------------------------------
+
+
+def _merged(generated: list[AccessRequest | AccessAction], first_offset: int) -> list[Any]:
+    """``generated`` as the merger hands them to the processor, read as the agents read."""
+    run: list[Any] = []
+    reader = _world().processor
+    for offset, event in enumerate(generated, start=first_offset):
+        key, value = event.actor.uid.encode(), CODEC.encode_event(event)
+        if isinstance(event, AccessRequest):
+            [(record, request_read)] = reader.read_requests(
+                _events("access.requests", [(key, value)])
+            )
+            run.append((Lane.REQUESTS, (_at(record, offset), request_read)))
+        else:
+            [(record, action_read)] = reader.read_actions(_events("access.actions", [(key, value)]))
+            run.append((Lane.ACTIONS, (_at(record, offset), action_read)))
+    return run
+
+
+def _at(event: EventT[bytes], offset: int) -> EventT[bytes]:
+    cast(Event, event).message.offset = offset
+    return event
+
+
+def test_a_batch_decides_every_request_as_the_engine_does_one_by_one() -> None:
+    config = GeneratorConfig(
+        seed=7, users=12, sim_days=1.0, attacks=resolve_scenarios(["mixed"]), attack_fraction=0.5
+    )
+    generated = [g.event for g in generate_events(config)][:900]
+    alone, states = _engine(), dict[str, UserState | None]()
+    decisions, alerts = [], []
+    for event in generated:
+        user = event.actor.uid
+        if isinstance(event, AccessRequest):
+            step = alone.on_request(states.get(user), event)
+            assert step.decision is not None
+            decisions.append(CODEC.encode_event(step.decision))
+        else:
+            step = alone.on_action(states.get(user), event)
+        states[user] = step.state
+        alerts += [CODEC.encode_event(alert) for alert in step.alerts]
+
+    world = _world()
+    for start in range(0, len(generated), 60):
+        run = _merged(generated[start : start + 60], start)
+        asyncio.run(world.processor.handle_merged(run))
+    world.processor.write_states()
+
+    assert [sent.value for sent in world.outputs["decisions"].sent] == decisions
+    assert [sent.value for sent in world.outputs["alerts"].sent] == alerts
+    verdicts = {decoded(value).verdict for value in decisions}
+    assert verdicts == {Verdict.ALLOW, Verdict.STEP_UP, Verdict.DENY}
+    for user, state in states.items():
+        assert state is not None
+        assert UserState.from_bytes(world.users[user.encode()]).to_bytes() == state.to_bytes()
+
+
+class CountingPolicies:
+    """The engine's policies, counting how many requests each call decides."""
+
+    def __init__(self, real: PolicyEngine, fail_batches: bool = False) -> None:
+        self.real = real
+        self.calls: list[int] = []
+        self.fail_batches = fail_batches
+
+    def __getattr__(self, name: str) -> Any:  # versions and the rest: the real ones
+        return getattr(self.real, name)
+
+    def evaluate(self, request: PolicyRequest) -> PolicyDecision:
+        self.calls.append(1)
+        return self.real.evaluate(request)
+
+    def evaluate_batch(self, requests: list[PolicyRequest]) -> list[PolicyDecision]:
+        self.calls.append(len(requests))
+        if self.fail_batches:
+            raise RuntimeError("cedar fell over")
+        return self.real.evaluate_batch(requests)
+
+
+def _counting_world(fail_batches: bool = False) -> tuple[World, CountingPolicies]:
+    engine = _engine()
+    policies = CountingPolicies(engine.policies, fail_batches)
+    engine.policies = cast(PolicyEngine, policies)
+    return _world(engine), policies
+
+
+def test_requests_of_different_users_are_decided_in_one_policy_call() -> None:
+    world, policies = _counting_world()
+    records = _requests("alice", "bob", "carol", "alice", "dave")
+    asyncio.run(world.processor.on_requests(_events("access.requests", records)))
+    # alice's second request must see her state after the first: it starts a new call.
+    assert policies.calls == [3, 2]
+    decided = [decoded(sent.value).user_id for sent in world.outputs["decisions"].sent]
+    assert decided == ["alice", "bob", "carol", "alice", "dave"]
+
+
+def test_an_action_of_a_user_waiting_for_a_decision_comes_after_it() -> None:
+    world, policies = _counting_world()
+    run = _merged([request("alice"), request("bob"), failed_login("alice", "203.0.113.9")], 0)
+    asyncio.run(world.processor.handle_merged(run))
+    world.processor.write_states()
+    assert policies.calls == [2]
+    assert UserState.from_bytes(world.users[b"alice"]).events == 2
+
+
+def test_when_deciding_requests_together_fails_each_is_decided_alone() -> None:
+    world, policies = _counting_world(fail_batches=True)
+    reference = _world()
+    records = _requests("alice", "bob", "carol")
+    asyncio.run(world.processor.on_requests(_events("access.requests", records)))
+    asyncio.run(reference.processor.on_requests(_events("access.requests", records)))
+    assert policies.calls == [3, 1, 1, 1]
+    sent = [decoded(s.value) for s in world.outputs["decisions"].sent]
+    expected = [decoded(s.value) for s in reference.outputs["decisions"].sent]
+    assert [(d.request_id, d.verdict, d.policy_ids) for d in sent] == [
+        (d.request_id, d.verdict, d.policy_ids) for d in expected
+    ]
+
+
+def test_a_request_failing_after_its_policy_call_leaves_the_others_decided() -> None:
+    poison = str(uuid.uuid4())
+    world = _world(FailingFinishEngine(_engine(), poison))
+    records = [
+        (b"alice", CODEC.encode_event(request("alice", event_id=poison))),
+        *_requests("bob"),
+        *_requests("alice"),
+    ]
+    asyncio.run(world.processor.on_requests(_events("access.requests", records)))
+    world.processor.write_states()
+    state = UserState.from_bytes(world.users[b"alice"])
+    assert state.events == 1  # the failed request's scoring is gone with it
+    assert poison not in state.seen
+    assert len(world.outputs["deadletter"].sent) == 1
+    decided = [decoded(sent.value).user_id for sent in world.outputs["decisions"].sent]
+    assert sorted(decided) == ["alice", "bob"]

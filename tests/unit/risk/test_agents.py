@@ -25,7 +25,8 @@ from riskseal.risk.deadletter import (
     DeadLetterReason,
     read_deadletter_headers,
 )
-from riskseal.risk.engine import RiskEngine, Step
+from riskseal.risk.engine import RiskEngine, Scored, Step
+from riskseal.risk.policy import PolicyDecision
 from riskseal.risk.state import IpState, UserState
 from riskseal.settings import Settings
 from tests.unit.risk.faust_harness import (
@@ -227,13 +228,17 @@ class ExplodingEngine:
 
     def __init__(self, real: RiskEngine, poison: str) -> None:
         self.real = real
+        self.policies = real.policies
         self.poison = poison
         self.reloads = 0
 
-    def on_request(self, state: UserState | None, request: AccessRequest) -> Step:
+    def begin_request(self, state: UserState | None, request: AccessRequest) -> Step | Scored:
         if request.event_id == self.poison:
             raise ZeroDivisionError("boom")
-        return self.real.on_request(state, request)
+        return self.real.begin_request(state, request)
+
+    def finish_request(self, begun: Scored, policy: PolicyDecision | None) -> Step:
+        return self.real.finish_request(begun, policy)
 
     def reload(self) -> bool:
         self.reloads += 1
@@ -265,10 +270,22 @@ def test_an_engine_failure_dead_letters_that_record_only() -> None:
 class HalfUpdatingEngine(ExplodingEngine):
     """Fails on the poison request after changing the state it was given."""
 
-    def on_request(self, state: UserState | None, request: AccessRequest) -> Step:
+    def begin_request(self, state: UserState | None, request: AccessRequest) -> Step | Scored:
         if request.event_id == self.poison and state is not None:
             state.events += 100
-        return super().on_request(state, request)
+        return super().begin_request(state, request)
+
+
+class FailingFinishEngine(ExplodingEngine):
+    """Scores the poison request (changing its state), then fails to decide it."""
+
+    def begin_request(self, state: UserState | None, request: AccessRequest) -> Step | Scored:
+        return self.real.begin_request(state, request)
+
+    def finish_request(self, begun: Scored, policy: PolicyDecision | None) -> Step:
+        if begun.request.event_id == self.poison:
+            raise ZeroDivisionError("boom")
+        return self.real.finish_request(begun, policy)
 
 
 def test_a_state_left_half_updated_by_a_failed_step_is_not_reused() -> None:
