@@ -67,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--record-bytes", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--window", type=float, default=5.0, help="seconds per table row")
+    parser.add_argument(
+        "--linger-ms", type=int, default=5,
+        help="the producer's linger: a longer one puts more records in each stored batch",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     rows: list[Row] = []
@@ -77,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         broker = broker_pid(settings.kafka_bootstrap)
         if broker is None:
             raise RuntimeError("no local broker process found to measure")
-        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+        producer = Producer(
+            {"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": args.linger_ms}
+        )
         payload = b"x" * args.record_bytes
         with TailReader(settings.kafka_bootstrap, topic) as reader:
             started = time.perf_counter()
