@@ -354,7 +354,7 @@ class RiskProcessor:
         if not wave.begun:
             return
         engine = self.engine
-        asks = [b.scored.policy_request for b in wave.begun if b.scored.policy_request]
+        asks = [b.scored.policy_request for b in wave.begun if b.scored.policy_request is not None]
         try:
             answers = iter(engine.policies.evaluate_batch(asks))
         except Exception:
