@@ -36,7 +36,15 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar, cast
@@ -52,7 +60,7 @@ from riskseal.risk.deadletter import Coordinates, DeadLetterReason, Rejection, d
 from riskseal.risk.engine import IpStep, RiskEngine, Scored, Step
 from riskseal.risk.intake import RecordTime, decode_action, read_action, read_request
 from riskseal.risk.pending import PendingWrites
-from riskseal.risk.policy import PolicyRequest
+from riskseal.risk.policy import PolicyDecision
 from riskseal.risk.state import IpState, UserState
 from riskseal.risk.tables import RiskTables
 from riskseal.risk.topics import RiskTopics
@@ -158,16 +166,19 @@ class _Begun:
     key: bytes
     current: bytes | None
     """The key's bytes before the request (the last good ones, should finishing fail)."""
-    scored: Scored
+    request_id: str
+    begun: Scored | Step
+    """The request scored, or its whole step when it needs no new decision (a redelivery)."""
 
 
 @dataclass(slots=True)
 class _Wave:
-    """Requests of different users begun together, to be decided with one policy call
-    (:meth:`RiskEngine.begin_request`). An event of a user already in the wave waits for
-    the wave to finish: it must see that user's state after the request."""
+    """Records of different users handled together: the policy questions of their requests
+    are asked with one call (:meth:`RiskEngine.begin_request`), then every record is
+    finished in the order it came. A second record of a user already in the wave waits for
+    the wave to finish: it must see that user's state after the first."""
 
-    begun: list[_Begun] = field(default_factory=list)
+    records: list[_Begun | tuple[EventT[bytes], AccessAction]] = field(default_factory=list)
     keys: set[bytes] = field(default_factory=set)
 
 
@@ -249,13 +260,15 @@ class RiskProcessor:
             if isinstance(read, Rejection):
                 batch.rejected.append((event, read))
                 continue
-            if read.user_id.encode() in wave.keys:
+            key = read.user_id.encode()
+            if key in wave.keys:
                 self._decide_wave(wave, batch)
                 wave = _Wave()
+            wave.keys.add(key)
             if lane is Lane.REQUESTS:
                 self._begin_request(event, cast(AccessRequest, read), batch, wave)
             else:
-                self._action(event, cast(AccessAction, read), batch)
+                wave.records.append((event, cast(AccessAction, read)))
         self._decide_wave(wave, batch)
         await self._finish(batch)
 
@@ -339,38 +352,53 @@ class RiskProcessor:
         current = batch.states.get(key, event)
         try:
             state = self._without_committed(key, self.user_states.load(key, current))
+            # Until the request is finished its state is changed but not encoded: a run
+            # given up halfway (and handled again) must start from the bytes, not from it.
+            self.user_states.drop(key)
             begun = self.engine.begin_request(state, request)
         except Exception as exc:  # one poison record must not stop the stream
             self._failed(batch, self.user_states, key, event, exc)
             return
-        if isinstance(begun, Step):  # a redelivery: decided already
-            self._finish_request(event, key, current, lambda: begun, batch, request.event_id)
-            return
-        wave.begun.append(_Begun(event, key, current, begun))
-        wave.keys.add(key)
+        wave.records.append(_Begun(event, key, current, request.event_id, begun))
 
     def _decide_wave(self, wave: _Wave, batch: _Batch) -> None:
-        """Ask the policies about the wave's requests at once, then finish them in order."""
-        if not wave.begun:
-            return
+        """Ask the policies about the wave's requests at once, then finish its records in
+        their order."""
         engine = self.engine
-        asks = [b.scored.policy_request for b in wave.begun if b.scored.policy_request is not None]
-        try:
-            answers = iter(engine.policies.evaluate_batch(asks))
-        except Exception:
-            log.exception("deciding %d requests at once failed; deciding each alone", len(asks))
-            answers = None
-        for begun in wave.begun:
-            ask, scored = begun.scored.policy_request, begun.scored
+        asks = [
+            record.begun.policy_request
+            for record in wave.records
+            if isinstance(record, _Begun)
+            and isinstance(record.begun, Scored)
+            and record.begun.policy_request is not None
+        ]
+        answers: Iterator[PolicyDecision] | None = None
+        if asks:
+            try:
+                decided = engine.policies.evaluate_batch(asks)
+                if len(decided) != len(asks):
+                    raise RuntimeError(f"{len(decided)} answers to {len(asks)} questions")
+                answers = iter(decided)
+            except Exception:
+                log.exception("deciding %d requests at once failed; deciding each alone", len(asks))
+        for record in wave.records:
+            if not isinstance(record, _Begun):
+                self._action(*record, batch)
+                continue
+            begun = record.begun
 
-            def finish(ask: PolicyRequest | None = ask, scored: Scored = scored) -> Step:
+            def finish(begun: Scored | Step = begun) -> Step:
+                if isinstance(begun, Step):
+                    return begun
+                ask = begun.policy_request
                 if ask is None:
-                    return engine.finish_request(scored, None)
+                    return engine.finish_request(begun, None)
                 policy = next(answers) if answers is not None else engine.policies.evaluate(ask)
-                return engine.finish_request(scored, policy)
+                return engine.finish_request(begun, policy)
 
-            request_id = scored.request.event_id
-            self._finish_request(begun.event, begun.key, begun.current, finish, batch, request_id)
+            self._finish_request(
+                record.event, record.key, record.current, finish, batch, record.request_id
+            )
 
     def _finish_request(
         self,

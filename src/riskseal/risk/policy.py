@@ -65,6 +65,8 @@ MFA_CLOCK_SKEW_MS = 60_000
 """How much later than its request an MFA time may be (clocks of two systems) and count."""
 
 ENTITY_CACHE_SIZE = 4_096
+CONTEXT_SHAPES = ((True, True), (True, False), (False, True), (False, False))
+"""The shapes of riskseal's context: (has an ``ip``, has an ``mfa_age_s``)."""
 """Entity sets kept per policy set (least recently used dropped first)."""
 
 
@@ -213,15 +215,21 @@ class _Compiled:
     builder: EntityBuilder
     actions: frozenset[str]
     """Actions a request may name."""
+    refused_shapes: dict[str, frozenset[tuple[bool, bool]]]
+    """Action -> the shapes of riskseal's context the schema refuses for it, as (has an
+    ``ip``, has an ``mfa_age_s``): requests are not checked against the schema one by one."""
     entity_cache: OrderedDict[str, cedarpy.Entities] = field(default_factory=OrderedDict)
     """Entity sets by the JSON of the request entities added to the static ones: building
     one costs more than the evaluation, and users keep asking about the same resources."""
 
-    def entities_for(self, added: str) -> cedarpy.Entities:
-        """The static entities plus ``added`` (a JSON list), built once per distinct list."""
+    def entities_for(self, added: str, *, remember: bool = True) -> cedarpy.Entities:
+        """The static entities plus ``added`` (a JSON list), built once per distinct list;
+        not kept when ``remember`` is false (a list that will not come again)."""
         entities = self.entity_cache.get(added)
         if entities is None:
             entities = self.static.base.with_added_json_str(added)  # ValueError when invalid
+            if not remember:
+                return entities
             self.entity_cache[added] = entities
             if len(self.entity_cache) > ENTITY_CACHE_SIZE:
                 self.entity_cache.popitem(last=False)
@@ -261,6 +269,7 @@ def _compile(files: PolicyFiles) -> _Compiled:
     kept = {key: p for key, p in est["staticPolicies"].items() if not _is_step_up(p)}
     static = StaticEntities.parse(files.entities, schema, str(files.directory / ENTITIES_FILE))
     policies = cedarpy.PolicySet.from_str(text)
+    actions, refused = _requestable_actions(static, policies, schema)
     return _Compiled(
         files=files,
         schema=schema,
@@ -271,7 +280,8 @@ def _compile(files: PolicyFiles) -> _Compiled:
         ids=ids,
         static=static,
         builder=EntityBuilder(static),
-        actions=_requestable_actions(static, policies, schema),
+        actions=actions,
+        refused_shapes=refused,
     )
 
 
@@ -292,20 +302,31 @@ def _is_step_up(policy: dict[str, Any]) -> bool:
 
 def _requestable_actions(
     static: StaticEntities, policies: cedarpy.PolicySet, schema: cedarpy.Schema
-) -> frozenset[str]:
-    """The actions Cedar accepts in a request with riskseal's context (not the groups)."""
-    probe = PolicyRequest(
-        "probe", (), (), "", "probe", "probe", None, "PUBLIC", 0, "allow", (), "127.0.0.1", 0, 0,
-        True, True,
-    )  # fmt: skip
+) -> tuple[frozenset[str], dict[str, frozenset[tuple[bool, bool]]]]:
+    """The actions Cedar accepts in a request with riskseal's whole context (not the
+    groups), and for each the shapes of that context (without ``ip``, without
+    ``mfa_age_s``) the schema refuses: a schema that makes them required."""
     names = sorted(static.action_ids)
-    requests = [_cedar_request(probe, action) for action in names]
-    results = cedarpy.is_authorized_batch(requests, policies, static.base, schema=schema)
-    return frozenset(
-        name
-        for name, result in zip(names, results, strict=True)
-        if result.decision != cedarpy.Decision.NoDecision
-    )
+    accepted: dict[tuple[bool, bool], set[str]] = {}
+    for shape in CONTEXT_SHAPES:
+        has_ip, has_mfa = shape
+        probe = PolicyRequest(
+            "probe", (), (), "", "probe", "probe", None, "PUBLIC", 0, "allow", (),
+            "127.0.0.1" if has_ip else None, 0, 0 if has_mfa else None, True, True,
+        )  # fmt: skip
+        requests = [_cedar_request(probe, action) for action in names]
+        results = cedarpy.is_authorized_batch(requests, policies, static.base, schema=schema)
+        accepted[shape] = {
+            name
+            for name, result in zip(names, results, strict=True)
+            if result.decision != cedarpy.Decision.NoDecision
+        }
+    whole = accepted[(True, True)]
+    refused = {
+        name: frozenset(shape for shape in CONTEXT_SHAPES if name not in accepted[shape])
+        for name in whole
+    }
+    return frozenset(whole), {name: shapes for name, shapes in refused.items() if shapes}
 
 
 def _cedar_request(request: PolicyRequest, action: str | None = None) -> dict[str, Any]:
@@ -405,6 +426,12 @@ class PolicyEngine:
                     (f"action {request.action!r} is not declared in {SCHEMA_FILE}",),
                 )
                 continue
+            refused = compiled.refused_shapes.get(request.action)
+            if refused and (request.ip is not None, request.mfa_age_s is not None) in refused:
+                decisions[index] = PolicyDecision(
+                    Verdict.DENY, (INVALID_REQUEST,), (_refused_context(request),)
+                )
+                continue
             user_key = (USER, request.user_id)
             user = compiled.builder.user_json(request.user_id, request.roles, request.groups)
             resource_id = resource_entity_id(request.resource_type, request.resource_id)
@@ -436,16 +463,19 @@ def _decide_run(
     if not run:
         return
     try:
-        entities = compiled.entities_for(f"[{','.join(fragments.values())}]")
+        # The entities of one user and one resource come again; those of a whole batch's
+        # users (a worker's batch) do not, and would fill the cache with sets of MBs.
+        entities = compiled.entities_for(
+            f"[{','.join(fragments.values())}]", remember=len(run) == 1
+        )
     except ValueError as exc:
         for index in run:
             decisions[index] = PolicyDecision(Verdict.DENY, (INVALID_REQUEST,), (str(exc),))
         return
     cedar_requests = [_cedar_request(requests[index]) for index in run]
-    # No schema per request: it validated the policies and the shape of riskseal's context
-    # at load (_requestable_actions), and checking the context again cost ~30 µs a request,
-    # a third of Cedar's time. A context that breaks the schema anyway (one that makes an
-    # attribute riskseal leaves out required) fails in evaluation, which denies.
+    # No schema per request: it validated the policies at load, and every shape of the
+    # context riskseal builds (_requestable_actions; evaluate_batch refuses the shapes it
+    # refuses); checking each context again cost ~30 µs a request, a third of Cedar's time.
     results = cedarpy.is_authorized_batch(cedar_requests, compiled.policies, entities)
     step_ups: list[int] = []
     for position, (index, result) in enumerate(zip(run, results, strict=True)):
@@ -465,6 +495,16 @@ def _decide_run(
         if check.decision != cedarpy.Decision.Allow or check.diagnostics.errors:
             errors = tuple(_named(e, compiled.ids) for e in check.diagnostics.errors)
             decisions[run[position]] = PolicyDecision(Verdict.DENY, (DEFAULT_DENY,), errors)
+
+
+def _refused_context(request: PolicyRequest) -> str:
+    missing = [name for name, value in (("ip", request.ip), ("mfa_age_s", request.mfa_age_s))
+               if value is None]  # fmt: skip
+    return (
+        f"the schema ({SCHEMA_FILE}) refuses the context of action {request.action!r} "
+        f"without {' and '.join(missing)}; riskseal leaves them out when it has no value: "
+        "declare them optional (name?: Type)"
+    )
 
 
 def _decision(compiled: _Compiled, result: cedarpy.AuthzResult) -> PolicyDecision:

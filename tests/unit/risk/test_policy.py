@@ -275,26 +275,37 @@ def test_an_allow_reached_over_a_failing_forbid_fails_closed(tmp_path: Path) -> 
     assert any('@id("overflowing")' in error for error in decision.errors)
 
 
-def test_a_context_the_schema_refuses_still_fails_closed(tmp_path: Path) -> None:
-    # Requests are not checked against the schema one by one (the policies and the shape of
-    # the context were, at load): a schema that wants an attribute riskseal sometimes leaves
-    # out must still never let the forbid that reads it be skipped.
+@pytest.mark.parametrize("required", ["mfa_age_s", "ip"])
+def test_a_context_the_schema_refuses_is_an_invalid_request(tmp_path: Path, required: str) -> None:
+    # Requests are not checked against the schema one by one: the load finds which shapes
+    # of riskseal's context (without ip, without mfa_age_s) the schema refuses, and those
+    # requests are denied as Cedar denied them when it checked each one.
     directory = policy_dir(
-        tmp_path,
-        {
-            "all.cedar": '@id("all")\npermit (principal, action, resource);\n'
-            '@id("stale-mfa")\nforbid (principal, action, resource)\n'
-            "when { context.mfa_age_s > 900 };\n"
-        },
+        tmp_path, {"all.cedar": '@id("all")\npermit (principal, action, resource);\n'}
     )
     schema = directory / "riskseal.cedarschema"
-    schema.write_text(SCHEMA_TEXT.replace("mfa_age_s?: Long", "mfa_age_s: Long"))
+    declared = {"mfa_age_s": "mfa_age_s?: Long", "ip": "ip?: ipaddr"}[required]
+    assert declared in SCHEMA_TEXT
+    schema.write_text(SCHEMA_TEXT.replace(declared, declared.replace("?", "")))
     engine = PolicyEngine.load(directory)
-    assert engine.evaluate(req(mfa_age_s=60)) == PolicyDecision(Verdict.ALLOW, ("all",))
-    assert engine.evaluate(req(mfa_age_s=3600)).policy_ids == ("stale-mfa",)
-    decision = engine.evaluate(req(mfa_age_s=None))
-    assert (decision.verdict, decision.policy_ids) == (Verdict.DENY, (EVALUATION_ERROR,))
-    assert any('@id("stale-mfa")' in error for error in decision.errors)
+    whole: dict[str, object] = {"mfa_age_s": 60, "ip": "10.0.0.1"}
+    assert engine.evaluate(req(**whole)).verdict is Verdict.ALLOW
+    decision = engine.evaluate(req(**{**whole, required: None}))
+    assert (decision.verdict, decision.policy_ids) == (Verdict.DENY, (INVALID_REQUEST,))
+    assert f"without {required}" in decision.errors[0]
+    assert "optional" in decision.errors[0]
+    [batched] = engine.evaluate_batch([req(**{**whole, required: None})])
+    assert batched == decision
+
+
+def test_only_the_entities_of_one_request_are_remembered(engine: PolicyEngine) -> None:
+    compiled = engine._compiled
+    compiled.entity_cache.clear()
+    batch = [req(user_id=f"user-{n}", resource_id=f"doc-{n}") for n in range(5)]
+    assert len(engine.evaluate_batch(batch)) == 5
+    assert not compiled.entity_cache  # a batch's users and resources will not come again
+    engine.evaluate(req(user_id="user-9", resource_id="doc-9"))
+    assert len(compiled.entity_cache) == 1
 
 
 def test_reload_picks_up_a_changed_file(tmp_path: Path) -> None:
