@@ -65,9 +65,10 @@ MFA_CLOCK_SKEW_MS = 60_000
 """How much later than its request an MFA time may be (clocks of two systems) and count."""
 
 ENTITY_CACHE_SIZE = 4_096
+"""Entity sets kept per policy set (least recently used dropped first)."""
+
 CONTEXT_SHAPES = ((True, True), (True, False), (False, True), (False, False))
 """The shapes of riskseal's context: (has an ``ip``, has an ``mfa_age_s``)."""
-"""Entity sets kept per policy set (least recently used dropped first)."""
 
 
 @dataclass(frozen=True, slots=True)
