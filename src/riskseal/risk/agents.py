@@ -382,46 +382,36 @@ class RiskProcessor:
             except Exception:
                 log.exception("deciding %d requests at once failed; deciding each alone", len(asks))
         for record in wave.records:
-            if not isinstance(record, _Begun):
+            if isinstance(record, _Begun):
+                self._finish_request(record, answers, batch)
+            else:
                 self._action(*record, batch)
-                continue
-            begun = record.begun
-
-            def finish(begun: Scored | Step = begun) -> Step:
-                if isinstance(begun, Step):
-                    return begun
-                ask = begun.policy_request
-                if ask is None:
-                    return engine.finish_request(begun, None)
-                policy = next(answers) if answers is not None else engine.policies.evaluate(ask)
-                return engine.finish_request(begun, policy)
-
-            self._finish_request(
-                record.event, record.key, record.current, finish, batch, record.request_id
-            )
 
     def _finish_request(
-        self,
-        event: EventT[bytes],
-        key: bytes,
-        current: bytes | None,
-        finish: Callable[[], Step],
-        batch: _Batch,
-        request_id: str,
+        self, record: _Begun, answers: Iterator[PolicyDecision] | None, batch: _Batch
     ) -> None:
-        """Finish a request's step (``finish``), keep its state and queue its outputs."""
+        """Finish a request of a wave with the next of the wave's ``answers`` (None: ask the
+        policies about it alone), keep its state and queue its outputs."""
+        engine, step, key = self.engine, record.begun, record.key
         try:
-            outcome = self._user_outcome(finish())
+            if isinstance(step, Scored):  # not a redelivery: decide it
+                ask = step.policy_request
+                if ask is None:
+                    policy = None
+                else:
+                    policy = next(answers) if answers is not None else engine.policies.evaluate(ask)
+                step = engine.finish_request(step, policy)
+            outcome = self._user_outcome(step)
         except Exception as exc:  # one poison record must not stop the stream
-            self._failed(batch, self.user_states, key, event, exc)
+            self._failed(batch, self.user_states, key, record.event, exc)
             return
-        self._keep(batch, self.user_states, key, event, current, outcome)
+        self._keep(batch, self.user_states, key, record.event, record.current, outcome)
         batch.decisions += outcome.decisions
         batch.alerts += outcome.alerts
         batch.decided.add(key)
-        message = event.message
+        message = record.event.message
         self._uncommitted.setdefault(TP(message.topic, message.partition), []).append(
-            _Decided(message.offset, key, request_id)
+            _Decided(message.offset, key, record.request_id)
         )
 
     def _action(self, event: EventT[bytes], action: AccessAction, batch: _Batch) -> None:
