@@ -4,7 +4,8 @@ Checkpoints are read and signature-checked before the chain's blocks
 (:func:`read_checkpoints`), so the walk knows at which sizes to keep the chain-level root;
 checked against the listing before any block is read (:func:`listing_findings`: growth,
 tail truncation, freshness), so an export stops before writing a truncated chain; and
-checked against the roots the walk kept once it is done (:func:`root_findings`: forks).
+checked against the roots the walk kept once it is done (:func:`root_findings`: forks);
+and they date the blocks they do not include (:class:`CheckpointFloor`: back-dating).
 
 A checkpoint's time is the signed ``time`` line of its body, never its object key (which
 anyone able to copy an object can choose): a key that does not name the signed time is a
@@ -16,6 +17,7 @@ version is a finding, and the version read is the one the listing names.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -206,3 +208,57 @@ def root_findings(result: ChainResult, checkpoints: Iterable[ReadCheckpoint]) ->
                 chain=str(result.chain), key=item.key,
             ))  # fmt: skip
     return findings
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointFloor:
+    """The earliest date a block can honestly carry, given the checkpoints that leave it out.
+
+    A checkpoint of size ``s`` signed at time ``T`` says the chain had ``s`` blocks at ``T``:
+    block ``s`` and every later one were sealed after ``T``, so none is dated before ``T``
+    by more than the clock skew allowed between two sealers. A block that is, was signed
+    with a date the checkpoints prove false: back-dated, most likely to sign inside the
+    validity of a retired key (FORMAT.md §7). ``sizes`` ascend; ``times[i]`` is the latest
+    signed time among the checkpoints of size at most ``sizes[i]``, ``keys[i]`` its key.
+    """
+
+    sizes: tuple[int, ...] = ()
+    times: tuple[int, ...] = ()
+    keys: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, checkpoints: Iterable[ReadCheckpoint], now_ms: int) -> CheckpointFloor:
+        """From the usable checkpoints of a chain. One signed in the future (already a
+        finding) dates nothing: every block after it would be reported again."""
+        usable = sorted(
+            (item.checkpoint.size, item.time_ms, item.key)
+            for item in checkpoints
+            if item.checkpoint is not None
+            and item.time_ms is not None
+            and item.time_ms <= now_ms + CLOCK_SKEW_MS
+        )
+        sizes: list[int] = []
+        times: list[int] = []
+        keys: list[str] = []
+        for size, time_ms, key in usable:
+            if times and times[-1] >= time_ms:
+                time_ms, key = times[-1], keys[-1]
+            sizes.append(size)
+            times.append(time_ms)
+            keys.append(key)
+        return cls(tuple(sizes), tuple(times), tuple(keys))
+
+    def finding(self, chain: str, seq: int, created_ms: int, block_key: str) -> Finding | None:
+        """``dated_before_checkpoint`` when block ``seq``, dated ``created_ms``, is dated
+        earlier than a checkpoint that leaves it out, less the clock skew; else None."""
+        at = bisect.bisect_right(self.sizes, seq) - 1
+        if at < 0 or created_ms >= self.times[at] - CLOCK_SKEW_MS:
+            return None
+        return Finding(
+            "dated_before_checkpoint",
+            f"dated {created_ms}, {(self.times[at] - created_ms) / 1000:,.0f} s before the "
+            f"checkpoint {self.keys[at]}, which does not include it (size {self.sizes[at]}): "
+            "sealed after that checkpoint, it cannot be older; back-dated, most likely to be "
+            "signed inside the validity of a retired key",
+            chain=chain, seq=seq, key=block_key,
+        )  # fmt: skip

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from riskseal.audit.checkpoint_checks import (
+    CheckpointFloor,
     data_version,
     listing_findings,
     read_checkpoints,
@@ -158,7 +159,8 @@ class Verifier:
                 self.options.now_ms, self.options.max_checkpoint_age_s,
             )  # fmt: skip
             self.report.findings += found
-            yield from self._chain(chain_work, span, wanted, result, manifest, checks)
+            floor = CheckpointFloor.of(checkpoints, self.options.now_ms)
+            yield from self._chain(chain_work, span, wanted, floor, result, manifest, checks)
             found = root_findings(result, checkpoints)
             self.report.findings += found
             self.report.chains.append(result)
@@ -291,6 +293,7 @@ class Verifier:
         work: _ChainWork,
         span: Span,
         wanted: set[int],
+        floor: CheckpointFloor,
         result: ChainResult,
         manifest: KeyManifest | None,
         events: EventChecks | None,
@@ -323,6 +326,9 @@ class Verifier:
             if block is None:
                 previous, tree = None, None  # the chain-level tree cannot be followed past here
             else:
+                dated = floor.finding(str(chain), seq, block.header.created_ms, key)
+                if dated is not None:
+                    self.report.findings.append(dated)
                 previous = block.header
                 result.blocks += 1
                 result.records += len(block.record_bytes)

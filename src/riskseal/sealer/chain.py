@@ -9,6 +9,7 @@ the compact range is stored in the head's metadata and checked against its signe
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,8 +44,10 @@ class ChainHead:
     """The offset the next block must start at; None for an empty chain (any start)."""
     prev_header_hash: bytes
     tree: CompactRange
-    created_ms: int = 0
-    """The last block's ``created_ms``: the next block's is never earlier (FORMAT.md §7)."""
+    not_before_ms: int = 0
+    """The earliest date the next block may carry: the last block's ``created_ms``, or the
+    signed time of a checkpoint written since, which the next block may not predate
+    (FORMAT.md §7)."""
 
     @classmethod
     def empty(cls, chain: ChainId) -> ChainHead:
@@ -145,7 +148,7 @@ def recover_head(
         next_offset=block.header.last_offset + 1,
         prev_header_hash=block.header.header_hash(),
         tree=tree,
-        created_ms=block.header.created_ms,
+        not_before_ms=block.header.created_ms,
     )
 
 
@@ -234,8 +237,9 @@ class ChainWriter:
                 f"records start at {first_offset}"
             )
         key = block_key(self.prefix, head.chain, head.next_seq)
-        # Never earlier than the block before: another sealer's clock may be behind.
-        created_ms = max(self.clock_ms(), head.created_ms)
+        # Never earlier than the block or checkpoint before: another sealer's clock may be
+        # behind, and this one may have been set back.
+        created_ms = max(self.clock_ms(), head.not_before_ms)
         self.check_key(created_ms)
         header = BlockHeader(
             origin=self.origin,
@@ -268,5 +272,11 @@ class ChainWriter:
             next_offset=block.header.last_offset + 1,
             prev_header_hash=block.header.header_hash(),
             tree=tree,
-            created_ms=block.header.created_ms,
+            not_before_ms=block.header.created_ms,
         )
+
+    def checkpointed(self, time_ms: int) -> None:
+        """A checkpoint of the head, signed at ``time_ms``, was written: the blocks it leaves
+        out must not be dated before it (FORMAT.md §7), whatever this clock says next."""
+        if time_ms > self.head.not_before_ms:
+            self.head = dataclasses.replace(self.head, not_before_ms=time_ms)

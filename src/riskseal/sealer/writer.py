@@ -231,7 +231,6 @@ class BlockWriter:
     def _checkpoint(self, job: CheckpointJob) -> None:
         if self._abandon.is_set():
             return
-        now_ms = time.time_ns() // 1_000_000
         for state in job.states:
             writer = state.writer
             if self._abandon.is_set():
@@ -241,11 +240,13 @@ class BlockWriter:
             head = writer.head
             if head.next_seq == 0:
                 continue
+            now_ms = writer.clock_ms()
             writer.check_key(now_ms)
             note = signed_checkpoint(
                 job.origin, head.chain, head.tree.size, head.tree.root(), writer.signer,
                 time_ms=now_ms,
             )  # fmt: skip
+            writer.checkpointed(now_ms)  # even if the PUT fails: it may have been stored
             try:
                 self.store.create(checkpoint_key(job.prefix, head.chain, now_ms), note)
                 self._count("checkpoints")

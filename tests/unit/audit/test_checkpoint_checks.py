@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from riskseal.audit.checkpoint_checks import (
     CLOCK_SKEW_MS,
+    CheckpointFloor,
     ReadCheckpoint,
     listing_findings,
     root_findings,
@@ -112,3 +116,45 @@ def test_issues_of_a_usable_checkpoint_are_reported_and_it_still_counts() -> Non
         read(12), issues=(("misplaced_checkpoint", "its signed time belongs elsewhere"),)
     )
     assert kinds([misplaced]) == ["misplaced_checkpoint", "tail_truncated"]
+
+
+# --- the dates checkpoints put under the blocks they leave out -------------------------------
+def test_a_block_left_out_of_a_checkpoint_may_not_predate_it_beyond_the_clock_skew() -> None:
+    floor = CheckpointFloor.of([read(3, NOW_MS)], NOW_MS)
+    assert floor.finding(str(CHAIN), 2, NOW_MS - 10 * CLOCK_SKEW_MS, "b2") is None  # included
+    assert floor.finding(str(CHAIN), 3, NOW_MS - CLOCK_SKEW_MS, "b3") is None
+    late = floor.finding(str(CHAIN), 3, NOW_MS - CLOCK_SKEW_MS - 1, "b3")
+    assert late is not None
+    assert (late.kind, late.seq, late.key) == ("dated_before_checkpoint", 3, "b3")
+    assert read(3, NOW_MS).key in late.detail
+
+
+def test_a_checkpoint_in_the_future_or_unusable_dates_nothing() -> None:
+    ahead = NOW_MS + 2 * CLOCK_SKEW_MS
+    broken = ReadCheckpoint("k", None, ("bad_checkpoint", "bad signature"))
+    floor = CheckpointFloor.of([read(3, ahead), broken], NOW_MS)
+    assert floor.finding(str(CHAIN), 5, NOW_MS, "b5") is None
+
+
+checkpoint_lists = st.lists(
+    st.tuples(
+        st.integers(0, 8), st.integers(NOW_MS - 20 * CLOCK_SKEW_MS, NOW_MS + 3 * CLOCK_SKEW_MS)
+    ),
+    max_size=8,
+)
+
+
+@given(checkpoint_lists, st.integers(0, 10), st.integers(NOW_MS - 25 * CLOCK_SKEW_MS, NOW_MS))
+def test_the_floor_is_the_newest_usable_checkpoint_that_leaves_the_block_out(
+    checkpoints: list[tuple[int, int]], seq: int, created_ms: int
+) -> None:
+    floor = CheckpointFloor.of([read(size, time_ms) for size, time_ms in checkpoints], NOW_MS)
+    leaving_out = [
+        time_ms for size, time_ms in checkpoints
+        if size <= seq and time_ms <= NOW_MS + CLOCK_SKEW_MS
+    ]  # fmt: skip
+    expected = bool(leaving_out) and created_ms < max(leaving_out) - CLOCK_SKEW_MS
+    found = floor.finding(str(CHAIN), seq, created_ms, "b")
+    assert (found is not None) == expected
+    if found is not None:
+        assert read(0, max(leaving_out)).key in found.detail

@@ -10,15 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from riskseal.block import CLOCK_SKEW_MS, Block, checkpoint_key
+from riskseal.block import CLOCK_SKEW_MS, Block, SealedRecord, checkpoint_key
 from riskseal.cli import main
-from riskseal.keys import FileSigner
+from riskseal.keys import FileSigner, PublicKeys
 from riskseal.manifest import KeyManifest, KeyValidity, manifest_key, rotated
 from riskseal.merkle import CompactRange
 from riskseal.note import Checkpoint, SignedNote, sign_note
+from riskseal.sealer.batch import PendingRecord
+from riskseal.sealer.chain import ChainWriter, recover_head
 from riskseal.sealer.checkpoint import signed_checkpoint
 from tests.unit.audit.trail import (
     CLUSTER,
+    CODEC,
     DECISIONS,
     FRESH,
     NOW_MS,
@@ -534,3 +537,73 @@ def test_block_dated_within_clock_skew_before_the_one_it_follows_is_not_reversed
     _resign(trail, trail.key(REQUESTS, 1), created_ms=NOW_MS + CLOCK_SKEW_MS)
     _, report = _verify(trail, capsys)
     assert "time_reversed" not in _kinds(report)
+
+
+# --- back-dating onto an idle chain -----------------------------------------------------------
+HOUR_MS = 3_600_000
+RETIRED_MS = NOW_MS + HOUR_MS
+"""When the trail's key is retired in these tests: an hour after its blocks were sealed."""
+
+
+def _retire_later(trail: Trail) -> FileSigner:
+    """A genuine rotation at RETIRED_MS, and the successor's checkpoint of the requests chain
+    an hour later: the chain has been idle since its three blocks."""
+    successor = FileSigner.generate("successor")
+    _publish(trail, rotated(_manifest(trail, 0), trail.signer, successor, RETIRED_MS),
+             [trail.signer, successor])  # fmt: skip
+    head = recover_head(trail.store, PREFIX, trail.chain(REQUESTS), PublicKeys([successor.verifier,
+                        trail.signer.verifier]))  # fmt: skip
+    later = RETIRED_MS + HOUR_MS
+    note = signed_checkpoint(
+        ORIGIN, trail.chain(REQUESTS), 3, head.tree.root(), successor, time_ms=later
+    )
+    _checkpoint_path(trail, REQUESTS, later).write_bytes(note)
+    return successor
+
+
+def _append_request(trail: Trail, signer: FileSigner, created_ms: int) -> None:
+    """Block 3 of the requests chain, request 9 at offset 9, signed by ``signer`` and dated
+    ``created_ms``: well formed, linked, contiguous."""
+    chain = trail.chain(REQUESTS)
+    head = recover_head(trail.store, PREFIX, chain, PublicKeys([trail.signer.verifier]))
+    writer = ChainWriter(head, trail.store, signer, PREFIX, ORIGIN, clock_ms=lambda: created_ms)
+    record = SealedRecord(REQUESTS, 0, 9, NOW_MS, 1, b"k", CODEC.encode_event(request(9)))
+    block = writer.build([PendingRecord(9, NOW_MS, record.canonical_bytes(), False)])
+    _rewrite(trail, block.header.object_key, block)
+
+
+def test_retired_key_back_dating_a_block_onto_an_idle_chain_is_dated_before_checkpoint(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The holder of the retired key dates a forged block inside its validity, after the
+    # chain's last block: the signature, the key's validity, the link and the offsets hold.
+    # The successor's checkpoint proves the chain still had three blocks after the retirement.
+    _retire_later(trail)
+    _append_request(trail, trail.signer, created_ms=NOW_MS + HOUR_MS // 2)
+    code, report = _verify(trail, capsys)
+    assert code == 1
+    dated = [f for f in report["findings"] if f["kind"] == "dated_before_checkpoint"]
+    assert [(f["seq"], f["key"]) for f in dated] == [(3, trail.key(REQUESTS, 3))]
+    assert "size 3" in dated[0]["detail"]
+    # Nothing else about the block gives it away; the forged request lacks its decision.
+    assert _kinds(report) == {"dated_before_checkpoint", "request_without_decision"}
+
+
+def test_block_after_a_checkpoint_dated_within_clock_skew_before_it_is_accepted(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Another sealer taking over the chain may run a clock a little behind.
+    successor = _retire_later(trail)
+    _append_request(trail, successor, created_ms=RETIRED_MS + HOUR_MS - CLOCK_SKEW_MS)
+    _, report = _verify(trail, capsys)
+    assert _kinds(report) == {"request_without_decision"}
+
+
+def test_block_dated_before_a_checkpoint_is_found_in_a_range_too(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _retire_later(trail)
+    _append_request(trail, trail.signer, created_ms=NOW_MS + HOUR_MS // 2)
+    code, report = _verify(trail, capsys, "--chain", str(trail.chain(REQUESTS)), "--from", "3")
+    assert code == 1
+    assert _kinds(report) == {"dated_before_checkpoint"}

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from riskseal.block import Block, ChainId, checkpoint_key
+from riskseal.block import Block, ChainId, block_key, checkpoint_key
 from riskseal.errors import StorageUnavailableError
 from riskseal.keys import FileSigner, PublicKeys
 from riskseal.note import open_checkpoint
@@ -102,6 +102,25 @@ def test_blocks_are_written_in_hand_over_order_and_reported(
     checkpoint = open_checkpoint(data, chain_origin(ORIGIN, CHAIN), [signer.verifier])
     assert checkpoint.size == 3
     assert key == checkpoint_key(PREFIX, CHAIN, checkpoint_time(checkpoint))  # signed time
+
+
+def test_a_block_after_a_checkpoint_is_never_dated_before_it_even_if_the_clock_steps_back(
+    writer: BlockWriter, store: MemoryBlockStore, signer: FileSigner
+) -> None:
+    # A verifier reports a block dated before a checkpoint that leaves it out (FORMAT.md §7).
+    sealed, checkpointed, stepped_back = 1_790_000_000_000, 1_790_000_060_000, 1_789_996_400_000
+    clock = iter([sealed, checkpointed, stepped_back])  # block 0, the checkpoint, block 1
+    head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+    chain = ChainWriter(head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: next(clock))
+    state = PartitionState(chain, new_batch())
+    writer.submit(SealJob(state, batch_of(0, 2)))
+    writer.submit(CheckpointJob((state,), ORIGIN, PREFIX))
+    writer.submit(SealJob(state, batch_of(2, 2)))
+    collect(writer, 2)
+    assert store.keys(f"{PREFIX}/checkpoints/") == [checkpoint_key(PREFIX, CHAIN, checkpointed)]
+    data = store.get(block_key(PREFIX, CHAIN, 1))
+    assert data is not None
+    assert Block.from_bytes(data).header.created_ms == checkpointed
 
 
 def test_a_lost_race_is_reported_and_the_chains_later_blocks_are_dropped(
