@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from riskseal.audit.report import ChainResult, Finding
 from riskseal.audit.sources import ObjectVersion, TrailSource
 from riskseal.audit.verify_range import Span
-from riskseal.block import ChainId, checkpoint_key
+from riskseal.block import BlockHeader, ChainId, checkpoint_key
 from riskseal.errors import IntegrityError
 from riskseal.keys import VerifierKey
 from riskseal.note import Checkpoint, NoteError, SignedNote
@@ -215,50 +215,65 @@ class CheckpointFloor:
     """The earliest date a block can honestly carry, given the checkpoints that leave it out.
 
     A checkpoint of size ``s`` signed at time ``T`` says the chain had ``s`` blocks at ``T``:
-    block ``s`` and every later one were sealed after ``T``, so none is dated before ``T``
-    by more than the clock skew allowed between two sealers. A block that is, was signed
-    with a date the checkpoints prove false: back-dated, most likely to sign inside the
-    validity of a retired key (FORMAT.md §7). ``sizes`` ascend; ``times[i]`` is the latest
-    signed time among the checkpoints of size at most ``sizes[i]``, ``keys[i]`` its key.
+    block ``s`` and every later one were stored after ``T``. One dated before ``T`` by more
+    than the clock skew allowed between two sealers, and signed by a key no longer valid by
+    then, was back-dated to sign inside the validity of a retired key (FORMAT.md §7). A key
+    still valid at ``T`` gains nothing from an early date, which a late write can give an
+    honest block (a PUT retried across a hand-over), so that is no finding.
+
+    Only checkpoints whose size never falls below an earlier one's count: one that does
+    (already ``checkpoint_regressed``, a stale view) proves nothing about later blocks.
+    ``sizes`` and ``times`` both ascend; ``keys[i]`` is the checkpoint of ``times[i]``.
     """
 
+    valid_at: Callable[[str, int], bool]
+    """Whether a key (by id) may sign at a time, by the trail's key manifest."""
     sizes: tuple[int, ...] = ()
     times: tuple[int, ...] = ()
     keys: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, checkpoints: Iterable[ReadCheckpoint], now_ms: int) -> CheckpointFloor:
+    def of(
+        cls,
+        checkpoints: Iterable[ReadCheckpoint],
+        now_ms: int,
+        valid_at: Callable[[str, int], bool],
+    ) -> CheckpointFloor:
         """From the usable checkpoints of a chain. One signed in the future (already a
         finding) dates nothing: every block after it would be reported again."""
         usable = sorted(
-            (item.checkpoint.size, item.time_ms, item.key)
+            (item.time_ms, item.checkpoint.size, item.key)
             for item in checkpoints
             if item.checkpoint is not None
             and item.time_ms is not None
             and item.time_ms <= now_ms + CLOCK_SKEW_MS
         )
-        sizes: list[int] = []
-        times: list[int] = []
-        keys: list[str] = []
-        for size, time_ms, key in usable:
-            if times and times[-1] >= time_ms:
-                time_ms, key = times[-1], keys[-1]
-            sizes.append(size)
-            times.append(time_ms)
-            keys.append(key)
-        return cls(tuple(sizes), tuple(times), tuple(keys))
+        kept: list[tuple[int, int, str]] = []
+        for time_ms, size, key in usable:
+            if not kept or size >= kept[-1][1]:
+                kept.append((time_ms, size, key))
+        return cls(
+            valid_at,
+            tuple(size for _, size, _ in kept),
+            tuple(time_ms for time_ms, _, _ in kept),
+            tuple(key for _, _, key in kept),
+        )
 
-    def finding(self, chain: str, seq: int, created_ms: int, block_key: str) -> Finding | None:
-        """``dated_before_checkpoint`` when block ``seq``, dated ``created_ms``, is dated
-        earlier than a checkpoint that leaves it out, less the clock skew; else None."""
+    def finding(self, chain: str, seq: int, block: BlockHeader, block_key: str) -> Finding | None:
+        """``dated_before_checkpoint`` when ``block``, found as number ``seq``, is dated
+        earlier than the newest checkpoint that leaves it out, less the clock skew, and its
+        key was no longer valid by then; else None."""
         at = bisect.bisect_right(self.sizes, seq) - 1
-        if at < 0 or created_ms >= self.times[at] - CLOCK_SKEW_MS:
+        if at < 0:
+            return None
+        stored_after = self.times[at] - CLOCK_SKEW_MS
+        if block.created_ms >= stored_after or self.valid_at(block.key_id, stored_after):
             return None
         return Finding(
             "dated_before_checkpoint",
-            f"dated {created_ms}, {(self.times[at] - created_ms) / 1000:,.0f} s before the "
-            f"checkpoint {self.keys[at]}, which does not include it (size {self.sizes[at]}): "
-            "sealed after that checkpoint, it cannot be older; back-dated, most likely to be "
-            "signed inside the validity of a retired key",
+            f"dated {block.created_ms}, {(self.times[at] - block.created_ms) / 1000:,.0f} s "
+            f"before the checkpoint {self.keys[at]}, which does not include it (size "
+            f"{self.sizes[at]}): stored after that checkpoint, when its key {block.key_id} "
+            "was no longer valid; back-dated to sign inside the validity of a retired key",
             chain=chain, seq=seq, key=block_key,
         )  # fmt: skip

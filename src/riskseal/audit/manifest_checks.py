@@ -54,10 +54,16 @@ def follow_manifests(
         unchecked = source.checksum_problem(key, chosen.version_id)
         if unchecked is not None:
             find("missing_checksum", unchecked, key=key)
-        try:
-            manifest, effective_ms = _manifest_version(
-                data, version, manifests[-1] if manifests else None, effective_ms, options, report
+        if version == 0 and not options.trusted_keys:
+            report.notes.append(
+                "no trusted key given (--trust): key manifest version 0 was trusted as "
+                "found; pin its vkey to detect a replaced manifest"
             )
+        try:
+            manifest, effective_ms = next_version(
+                data, version, manifests[-1] if manifests else None, effective_ms,
+                options.trusted_keys,
+            )  # fmt: skip
         except (IntegrityError, NoteError) as exc:
             find("bad_key_manifest", f"{exc}", key=key)
             break
@@ -76,29 +82,40 @@ def follow_manifests(
     return manifests[-1]
 
 
-def _manifest_version(
+def follow_versions(versions: Sequence[bytes], trusted: Sequence[VerifierKey]) -> KeyManifest:
+    """The newest of key manifest versions ``0 … n`` (their signed notes, in order),
+    followed from the ``trusted`` keys by the rules of :func:`follow_manifests`.
+
+    Pure, for offline checks (``riskseal verify-proof --manifest``): IntegrityError naming
+    the first version that breaks a rule, since with one missing link no later version can
+    be trusted.
+    """
+    if not trusted:
+        raise IntegrityError("no trusted key to check key manifest version 0 with")
+    manifest: KeyManifest | None = None
+    time_ms = 0
+    for version, data in enumerate(versions):
+        try:
+            manifest, time_ms = next_version(data, version, manifest, time_ms, trusted)
+        except (IntegrityError, NoteError) as exc:
+            raise IntegrityError(f"key manifest version {version}: {exc}") from None
+    if manifest is None:
+        raise IntegrityError("no key manifest version (version 0 is needed)")
+    return manifest
+
+
+def next_version(
     data: bytes,
     version: int,
     previous: KeyManifest | None,
     previous_ms: int,
-    options: VerifyOptions,
-    report: Report,
+    trusted: Sequence[VerifierKey],
 ) -> tuple[KeyManifest, int]:
-    """Manifest ``version`` checked against the one before it; with its time.
+    """Manifest ``version`` checked against the one before it (version 0: signed by a
+    ``trusted`` key, or taken as found when none is given); with its time.
     IntegrityError (or NoteError) when it must not be used."""
-    if previous is None:
-        trusted = list(options.trusted_keys)
-        if trusted:
-            manifest = KeyManifest.parse(data, trusted=trusted)
-        else:
-            manifest = KeyManifest.parse(data)
-            report.notes.append(
-                "no trusted key given (--trust): key manifest version 0 was trusted as "
-                "found; pin its vkey to detect a replaced manifest"
-            )
-    else:
-        keys = [entry.key for entry in previous.entries]
-        manifest = KeyManifest.parse(data, trusted=keys)
+    keys = list(trusted) if previous is None else [entry.key for entry in previous.entries]
+    manifest = KeyManifest.parse(data, trusted=keys) if keys else KeyManifest.parse(data)
     if manifest.version != version:
         raise IntegrityError(f"says version {manifest.version}")
     time_ms = _manifest_time(manifest, previous_ms)

@@ -1,7 +1,8 @@
 """Proof bundles: one sealed record, proved offline against a signed checkpoint.
 
 A bundle is a JSON document holding everything needed, so ``verify-proof`` needs nothing but
-the trusted public keys (no bucket, no network):
+the trusted public keys, and the key manifest to know when each key was valid (no bucket,
+no network):
 
 * the record's canonical bytes, its index in its block and the block's record count, and its
   RFC 6962 inclusion path to the block's ``records_root``;
@@ -38,6 +39,7 @@ from riskseal.block import (
 )
 from riskseal.errors import IntegrityError
 from riskseal.keys import SignatureError, VerifierKey
+from riskseal.manifest import KeyManifest
 from riskseal.merkle import ProofError, leaf_hash, verify_inclusion
 from riskseal.note import Checkpoint, NoteError, SignedNote
 from riskseal.sealer.checkpoint import chain_origin, checkpoint_time
@@ -172,8 +174,18 @@ class ProvedRecord:
     """When the checkpoint was signed (its signed ``time`` line), ms since the epoch."""
 
 
-def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> ProvedRecord:
-    """Check every link from the record to a checkpoint signed by a trusted key."""
+def verify_bundle(
+    bundle: ProofBundle, trusted: Sequence[VerifierKey], manifest: KeyManifest | None = None
+) -> ProvedRecord:
+    """Check every link from the record to a checkpoint signed by a trusted key.
+
+    With the key ``manifest`` (followed from the trust anchors, see
+    :func:`~riskseal.audit.manifest_checks.follow_versions`) its keys are the trusted ones,
+    and each must also have been valid when it signed: the block at its ``created_ms``,
+    the checkpoint at its signed time. A key retired before then proves nothing.
+    """
+    if manifest is not None:
+        trusted = manifest.public_keys().keys()
     try:
         header = BlockHeader.from_bytes(bundle.header_bytes)
         chain = ChainId.parse(header.chain_id)
@@ -190,6 +202,12 @@ def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> Proved
         key.verify(header.signing_payload(), bundle.signature)
     except SignatureError as exc:
         raise ProofBundleError(f"block header signature: {exc}") from None
+    if manifest is not None and not manifest.may_sign(key.key_id, header.created_ms):
+        raise ProofBundleError(
+            f"block is signed by {key.key_id}, which key manifest version {manifest.version} "
+            f"does not let sign at its date {header.created_ms}: a key retired before then "
+            "(or not yet valid) proves nothing"
+        )
     try:
         record = SealedRecord.from_canonical(bundle.record_bytes)
     except IntegrityError as exc:
@@ -214,11 +232,17 @@ def verify_bundle(bundle: ProofBundle, trusted: Sequence[VerifierKey]) -> Proved
         )
     try:
         note = SignedNote.parse(bundle.checkpoint_note)
-        note.verify(trusted)
+        signers = note.verify(trusted)
         checkpoint = Checkpoint.parse(note.text)
         signed_at = checkpoint_time(checkpoint)
     except (NoteError, IntegrityError) as exc:
         raise ProofBundleError(f"checkpoint: {exc}") from None
+    if manifest is not None and not any(manifest.may_sign(k.key_id, signed_at) for k in signers):
+        names = ", ".join(k.key_id for k in signers)
+        raise ProofBundleError(
+            f"checkpoint is signed by {names}, which key manifest version {manifest.version} "
+            f"does not let sign at its signed time {signed_at}"
+        )
     if checkpoint.origin != chain_origin(header.origin, chain):
         raise ProofBundleError(f"checkpoint is of {checkpoint.origin}, not of this chain")
     if bundle.block_index != header.seq:

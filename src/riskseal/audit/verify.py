@@ -159,7 +159,7 @@ class Verifier:
                 self.options.now_ms, self.options.max_checkpoint_age_s,
             )  # fmt: skip
             self.report.findings += found
-            floor = CheckpointFloor.of(checkpoints, self.options.now_ms)
+            floor = CheckpointFloor.of(checkpoints, self.options.now_ms, _valid_at(manifest))
             yield from self._chain(chain_work, span, wanted, floor, result, manifest, checks)
             found = root_findings(result, checkpoints)
             self.report.findings += found
@@ -326,7 +326,7 @@ class Verifier:
             if block is None:
                 previous, tree = None, None  # the chain-level tree cannot be followed past here
             else:
-                dated = floor.finding(str(chain), seq, block.header.created_ms, key)
+                dated = floor.finding(str(chain), seq, block.header, key)
                 if dated is not None:
                     self.report.findings.append(dated)
                 previous = block.header

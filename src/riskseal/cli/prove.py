@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from riskseal.audit.manifest_checks import follow_versions
 from riskseal.audit.proof import ProofBundle, verify_bundle
 from riskseal.audit.prove import Located, build_bundle, find_event
 from riskseal.block import ChainId
@@ -23,6 +25,9 @@ from riskseal.cli._common import (
 )
 from riskseal.cli._trail_options import LocalCopyOption
 from riskseal.errors import ConfigError, IntegrityError
+
+_VERSION_NAME = re.compile(r"[0-9]{6}")
+"""A key manifest version's name in its folder (``manifest_key``'s last part)."""
 
 
 def prove(
@@ -68,20 +73,33 @@ def verify_proof(
     trust: Annotated[
         list[Path], typer.Option("--trust", help="File with a trusted vkey (repeatable).")
     ],
+    manifest_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--manifest",
+            help="Folder holding the key manifest versions (000000, 000001, … as under "
+            "<prefix>/keys/manifest/ in the bucket), followed from the --trust key: the "
+            "block and checkpoint keys must have been valid when they signed.",
+        ),
+    ] = None,
 ) -> None:
     """Check a proof bundle offline with the trusted public keys only.
 
     Exit 0 when it proves its record, 1 when it does not (a bundle that is altered or
-    malformed in any field proves nothing), 2 when a file cannot be read.
+    malformed in any field proves nothing; with --manifest, a key that was not valid when
+    it signed, or a manifest that does not follow from the trusted key), 2 when a file
+    cannot be read.
 
     Example:
 
-        riskseal verify-proof proof.json --trust sealer.vkey
+        riskseal verify-proof proof.json --trust sealer.vkey --manifest manifest/
     """
     trusted = trusted_keys(trust)
     data = read_input(bundle_file, "proof bundle", "give the file `riskseal prove` wrote")
+    versions = read_manifest_versions(manifest_dir) if manifest_dir is not None else None
     try:
-        proved = verify_bundle(ProofBundle.from_json(data), trusted)
+        manifest = follow_versions(versions, trusted) if versions is not None else None
+        proved = verify_bundle(ProofBundle.from_json(data), trusted, manifest)
     except IntegrityError as exc:
         err.print(f"FAIL: {exc}", markup=False)
         raise typer.Exit(EXIT_FAILED) from None
@@ -93,4 +111,40 @@ def verify_proof(
         f"{datetime.fromtimestamp(proved.checkpoint_time_ms / 1000, UTC):%Y-%m-%dT%H:%M:%SZ}",
         markup=False,
     )
+    if manifest is None:
+        err.print(
+            "NOTE: key validity not checked: without --manifest, a key retired since still "
+            "proves; give the folder of key manifest versions to check it",
+            markup=False,
+        )
+    else:
+        out.print(f"keys valid when they signed, by key manifest version {manifest.version}")
     err.print("OK: proof verified")
+
+
+_MANIFEST_HINT = (
+    "give --manifest the folder holding the key manifest versions 000000, 000001, … "
+    "(copied from <prefix>/keys/manifest/ in the bucket)"
+)
+
+
+def read_manifest_versions(folder: Path) -> list[bytes]:
+    """The signed key manifest versions in ``folder``, version 0 first; ConfigError (exit 2)
+    when the folder cannot be read, holds no version 0, or skips a version (an incomplete
+    copy: a later version might retire a key)."""
+    try:
+        names = {path.name for path in folder.iterdir() if _VERSION_NAME.fullmatch(path.name)}
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot read --manifest {folder}: {reason}; {_MANIFEST_HINT}") from None
+    numbers = sorted(int(name) for name in names)
+    if not numbers or numbers != list(range(len(numbers))):
+        missing = next(n for n in range(len(numbers) + 1) if n not in numbers)
+        raise ConfigError(
+            f"--manifest {folder} has no version {missing:06d}"
+            + (f" but has {numbers[-1]:06d}: the copy is incomplete" if numbers else "")
+            + f"; {_MANIFEST_HINT}"
+        )
+    return [
+        read_input(folder / f"{n:06d}", "key manifest version", _MANIFEST_HINT) for n in numbers
+    ]

@@ -83,6 +83,11 @@ class Outcome:
     """Another sealer had written this block's sequence number."""
 
 
+REDATE_AFTER_S = 60.0
+"""How long a block's write may be retried before it is dated and signed again (well
+within the 5 minutes of clock skew a verifier allows, FORMAT.md §7)."""
+
+
 class BlockWriter:
     """Threads that seal and write the jobs handed to them, each chain's in hand-over order.
 
@@ -99,12 +104,14 @@ class BlockWriter:
         retry_max_s: float,
         threads: int = 2,
         name: str = "riskseal-sealer-writer",
+        redate_after_s: float = REDATE_AFTER_S,
     ) -> None:
         if threads < 1:
             raise ValueError("a BlockWriter needs at least one thread")
         self.store = store
         self.metrics = metrics
         self.retry_max_s = retry_max_s
+        self.redate_after_s = redate_after_s
         self.in_flight = 0
         """SealJobs handed over whose outcome was not collected yet (consuming thread only)."""
         self._lanes: list[queue.SimpleQueue[SealJob | CheckpointJob | None]] = [
@@ -201,7 +208,7 @@ class BlockWriter:
         writer = state.writer
         if not state.active or writer is None or self._abandon.is_set():
             return Outcome(state, None)
-        started = time.perf_counter()
+        started = built = time.perf_counter()
         block = writer.build_from(batch.records, batch.first_offset, batch.last_offset)
         delay = 0.2
         while True:
@@ -219,6 +226,11 @@ class BlockWriter:
                 if not _sleep_while(wanted, delay * random.uniform(0.5, 1.5)):  # noqa: S311 - jitter
                     return Outcome(state, None)
                 delay = min(delay * 2, self.retry_max_s)
+                if time.perf_counter() - built >= self.redate_after_s:
+                    # Dated and signed again (its key checked again): a block stored long
+                    # after its date could predate a checkpoint that leaves it out.
+                    block = writer.build_from(batch.records, batch.first_offset, batch.last_offset)
+                    built = time.perf_counter()
         took_ms = (time.perf_counter() - started) * 1000
         with self._metrics_lock:
             self.metrics.sealed(batch, time.time_ns() // 1_000_000, took_ms)

@@ -16,7 +16,7 @@ from riskseal.audit.checkpoint_checks import (
 )
 from riskseal.audit.report import ChainResult
 from riskseal.audit.verify_range import Span
-from riskseal.block import ChainId
+from riskseal.block import BlockHeader, ChainId
 from riskseal.note import Checkpoint
 
 CHAIN = ChainId("cluster-1", "access.requests", 0)
@@ -119,21 +119,63 @@ def test_issues_of_a_usable_checkpoint_are_reported_and_it_still_counts() -> Non
 
 
 # --- the dates checkpoints put under the blocks they leave out -------------------------------
-def test_a_block_left_out_of_a_checkpoint_may_not_predate_it_beyond_the_clock_skew() -> None:
-    floor = CheckpointFloor.of([read(3, NOW_MS)], NOW_MS)
-    assert floor.finding(str(CHAIN), 2, NOW_MS - 10 * CLOCK_SKEW_MS, "b2") is None  # included
-    assert floor.finding(str(CHAIN), 3, NOW_MS - CLOCK_SKEW_MS, "b3") is None
-    late = floor.finding(str(CHAIN), 3, NOW_MS - CLOCK_SKEW_MS - 1, "b3")
-    assert late is not None
-    assert (late.kind, late.seq, late.key) == ("dated_before_checkpoint", 3, "b3")
-    assert read(3, NOW_MS).key in late.detail
+RETIRED_KEY, CURRENT_KEY = "old+00000001", "new+00000002"
+
+
+def _valid_at(key_id: str, time_ms: int) -> bool:
+    """The old key was retired at NOW_MS - 10 skews; the current one is valid ever since."""
+    retired = NOW_MS - 10 * CLOCK_SKEW_MS
+    return time_ms < retired if key_id == RETIRED_KEY else time_ms >= retired
+
+
+def _header(created_ms: int, key_id: str = RETIRED_KEY) -> BlockHeader:
+    return BlockHeader(
+        origin="o", chain_id=str(CHAIN), seq=0, first_offset=0, last_offset=0, record_count=1,
+        records_root=bytes(32), prev_header_hash=bytes(32), chain_size_before=0,
+        chain_root_before=bytes(32), created_ms=created_ms, object_key="k", key_id=key_id,
+    )  # fmt: skip
+
+
+def _floor(*checkpoints: ReadCheckpoint) -> CheckpointFloor:
+    return CheckpointFloor.of(checkpoints, NOW_MS, _valid_at)
+
+
+def test_a_block_left_out_of_a_checkpoint_may_not_predate_it_with_a_retired_key() -> None:
+    floor = _floor(read(3, NOW_MS))
+    back_dated = _header(NOW_MS - 11 * CLOCK_SKEW_MS)  # inside the retired key's validity
+    assert floor.finding(str(CHAIN), 2, back_dated, "b2") is None  # the checkpoint includes it
+    found = floor.finding(str(CHAIN), 3, back_dated, "b3")
+    assert found is not None
+    assert (found.kind, found.seq, found.key) == ("dated_before_checkpoint", 3, "b3")
+    assert read(3, NOW_MS).key in found.detail
+
+
+def test_an_early_date_under_a_key_still_valid_is_no_finding() -> None:
+    # A PUT retried across a hand-over lands after a checkpoint of the new owner.
+    floor = _floor(read(3, NOW_MS))
+    assert (
+        floor.finding(str(CHAIN), 3, _header(NOW_MS - 9 * CLOCK_SKEW_MS, CURRENT_KEY), "b3") is None
+    )
+
+
+def test_a_date_within_the_clock_skew_of_the_checkpoint_is_no_finding() -> None:
+    floor = CheckpointFloor.of([read(3, NOW_MS)], NOW_MS, lambda key_id, time_ms: False)
+    assert floor.finding(str(CHAIN), 3, _header(NOW_MS - CLOCK_SKEW_MS), "b3") is None
+    assert floor.finding(str(CHAIN), 3, _header(NOW_MS - CLOCK_SKEW_MS - 1), "b3") is not None
 
 
 def test_a_checkpoint_in_the_future_or_unusable_dates_nothing() -> None:
     ahead = NOW_MS + 2 * CLOCK_SKEW_MS
     broken = ReadCheckpoint("k", None, ("bad_checkpoint", "bad signature"))
-    floor = CheckpointFloor.of([read(3, ahead), broken], NOW_MS)
-    assert floor.finding(str(CHAIN), 5, NOW_MS, "b5") is None
+    floor = _floor(read(3, ahead), broken)
+    assert floor.finding(str(CHAIN), 5, _header(NOW_MS - 11 * CLOCK_SKEW_MS), "b5") is None
+
+
+def test_a_regressed_checkpoint_dates_nothing() -> None:
+    # A stale view (size 3) after a checkpoint of 5 blocks: blocks 3 and 4 existed before it.
+    floor = _floor(read(5, NOW_MS - 20 * CLOCK_SKEW_MS), read(3, NOW_MS))
+    back_dated = _header(NOW_MS - 11 * CLOCK_SKEW_MS)
+    assert all(floor.finding(str(CHAIN), seq, back_dated, "b") is None for seq in range(3, 9))
 
 
 checkpoint_lists = st.lists(
@@ -144,17 +186,28 @@ checkpoint_lists = st.lists(
 )
 
 
-@given(checkpoint_lists, st.integers(0, 10), st.integers(NOW_MS - 25 * CLOCK_SKEW_MS, NOW_MS))
-def test_the_floor_is_the_newest_usable_checkpoint_that_leaves_the_block_out(
-    checkpoints: list[tuple[int, int]], seq: int, created_ms: int
+@given(
+    checkpoint_lists,
+    st.integers(0, 10),
+    st.integers(NOW_MS - 25 * CLOCK_SKEW_MS, NOW_MS),
+    st.sampled_from([RETIRED_KEY, CURRENT_KEY]),
+)
+def test_the_floor_is_the_newest_checkpoint_leaving_the_block_out_after_any_larger_one(
+    checkpoints: list[tuple[int, int]], seq: int, created_ms: int, key_id: str
 ) -> None:
-    floor = CheckpointFloor.of([read(size, time_ms) for size, time_ms in checkpoints], NOW_MS)
-    leaving_out = [
-        time_ms for size, time_ms in checkpoints
-        if size <= seq and time_ms <= NOW_MS + CLOCK_SKEW_MS
+    floor = _floor(*(read(size, time_ms) for size, time_ms in checkpoints))
+    usable = [(t, size) for size, t in checkpoints if t <= NOW_MS + CLOCK_SKEW_MS]
+    # A checkpoint counts unless an earlier (or simultaneous) one names more blocks.
+    counted = [
+        (t, size) for t, size in usable
+        if not any((t2, size2) < (t, size) and size2 > size for t2, size2 in usable)
     ]  # fmt: skip
-    expected = bool(leaving_out) and created_ms < max(leaving_out) - CLOCK_SKEW_MS
-    found = floor.finding(str(CHAIN), seq, created_ms, "b")
+    leaving_out = [t for t, size in counted if size <= seq]
+    stored_after = max(leaving_out, default=0) - CLOCK_SKEW_MS
+    expected = (
+        bool(leaving_out) and created_ms < stored_after and not _valid_at(key_id, stored_after)
+    )
+    found = floor.finding(str(CHAIN), seq, _header(created_ms, key_id), "b")
     assert (found is not None) == expected
     if found is not None:
         assert read(0, max(leaving_out)).key in found.detail

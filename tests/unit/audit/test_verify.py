@@ -599,6 +599,24 @@ def test_block_after_a_checkpoint_dated_within_clock_skew_before_it_is_accepted(
     assert _kinds(report) == {"request_without_decision"}
 
 
+def test_block_stored_after_a_checkpoint_under_a_key_still_valid_is_no_finding(
+    trail: Trail, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No rotation: a block signed before a checkpoint and stored after it (a PUT retried
+    # while the chain changed hands) gains nothing from its date.
+    later = NOW_MS + 2 * HOUR_MS
+    head = recover_head(
+        trail.store, PREFIX, trail.chain(REQUESTS), PublicKeys([trail.signer.verifier])
+    )
+    note = signed_checkpoint(
+        ORIGIN, trail.chain(REQUESTS), 3, head.tree.root(), trail.signer, time_ms=later
+    )
+    _checkpoint_path(trail, REQUESTS, later).write_bytes(note)
+    _append_request(trail, trail.signer, created_ms=NOW_MS + HOUR_MS // 2)
+    _, report = _verify(trail, capsys)
+    assert _kinds(report) == {"request_without_decision"}
+
+
 def test_block_dated_before_a_checkpoint_is_found_in_a_range_too(
     trail: Trail, capsys: pytest.CaptureFixture[str]
 ) -> None:

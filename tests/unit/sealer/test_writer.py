@@ -123,6 +123,59 @@ def test_a_block_after_a_checkpoint_is_never_dated_before_it_even_if_the_clock_s
     assert Block.from_bytes(data).header.created_ms == checkpointed
 
 
+class FailingCheckpoints(MemoryBlockStore):
+    """Stores blocks; every checkpoint PUT fails (it may still have been stored)."""
+
+    def create(self, key: str, data: bytes, *, created_ms: int | None = None) -> None:
+        if "/checkpoints/" in key:
+            raise StorageUnavailableError("S3 timed out")
+        super().create(key, data, created_ms=created_ms)
+
+
+def test_a_checkpoint_whose_write_failed_still_dates_the_next_block(
+    signer: FileSigner, metrics: SealerMetrics
+) -> None:
+    store = FailingCheckpoints()
+    writer = BlockWriter(store, metrics, retry_max_s=0.01)
+    writer.start()
+    try:
+        clock = iter([1_790_000_000_000, 1_790_000_060_000, 1_789_996_400_000])
+        head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+        chain = ChainWriter(head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: next(clock))
+        state = PartitionState(chain, new_batch())
+        writer.submit(SealJob(state, batch_of(0, 2)))
+        writer.submit(CheckpointJob((state,), ORIGIN, PREFIX))
+        writer.submit(SealJob(state, batch_of(2, 2)))
+        collect(writer, 2)
+    finally:
+        writer.close()
+    assert metrics.checkpoints == 0 and metrics.s3_errors == 1
+    data = store.get(block_key(PREFIX, CHAIN, 1))
+    assert data is not None
+    assert Block.from_bytes(data).header.created_ms == 1_790_000_060_000
+
+
+def test_a_block_whose_write_is_retried_long_is_dated_and_signed_again(
+    signer: FileSigner, metrics: SealerMetrics
+) -> None:
+    store = FlakyStore(failures=3)
+    writer = BlockWriter(store, metrics, retry_max_s=0.01, redate_after_s=0)
+    writer.start()
+    try:
+        clock = iter(range(1_790_000_000_000, 1_790_000_000_010))
+        head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+        chain = ChainWriter(head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: next(clock))
+        writer.submit(SealJob(PartitionState(chain, new_batch()), batch_of(0, 2)))
+        collect(writer, 1)
+    finally:
+        writer.close()
+    data = store.get(block_key(PREFIX, CHAIN, 0))
+    assert data is not None
+    block = Block.from_bytes(data)
+    assert block.header.created_ms == 1_790_000_000_003  # built four times: three failed PUTs
+    check_block(block, block.header.object_key, PublicKeys([signer.verifier]), str(CHAIN), 0)
+
+
 def test_a_lost_race_is_reported_and_the_chains_later_blocks_are_dropped(
     writer: BlockWriter, store: MemoryBlockStore, signer: FileSigner, metrics: SealerMetrics
 ) -> None:

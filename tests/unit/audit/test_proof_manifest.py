@@ -1,0 +1,169 @@
+"""`riskseal verify-proof --manifest`: the keys of a proof must have been valid when they
+signed, by the key manifest followed from the trusted key, offline."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from riskseal.block import SealedRecord, checkpoint_key
+from riskseal.cli import main
+from riskseal.keys import FileSigner, PublicKeys
+from riskseal.manifest import KeyManifest, manifest_key, rotated
+from riskseal.sealer.batch import PendingRecord
+from riskseal.sealer.chain import ChainWriter, recover_head
+from riskseal.sealer.checkpoint import signed_checkpoint
+from tests.unit.audit.trail import CODEC, NOW_MS, ORIGIN, PREFIX, REQUESTS, Trail, request
+
+HOUR_MS = 3_600_000
+RETIRED_MS = NOW_MS + HOUR_MS
+"""When the trail's key is retired, in the tests that rotate it."""
+
+
+def _rotate(trail: Trail) -> FileSigner:
+    """Manifest version 1: the trail's key valid until RETIRED_MS, a successor from then."""
+    successor = FileSigner.generate("successor")
+    first = KeyManifest.parse(trail.store.objects[manifest_key(PREFIX, 0)])
+    version = rotated(first, trail.signer, successor, RETIRED_MS)
+    trail.store.objects[manifest_key(PREFIX, 1)] = version.sign([trail.signer, successor])
+    trail.write()
+    return successor
+
+
+def _seal_request_9(
+    trail: Trail, signer: FileSigner, created_ms: int, checkpoint_ms: int | None = None
+) -> None:
+    """Block 3 of the requests chain (request 9) signed by ``signer`` at ``created_ms``, and a
+    checkpoint of it signed by the same key at ``checkpoint_ms`` (default: the same time)."""
+    chain = trail.chain(REQUESTS)
+    head = recover_head(trail.store, PREFIX, chain, PublicKeys([trail.signer.verifier]))
+    writer = ChainWriter(head, trail.store, signer, PREFIX, ORIGIN, clock_ms=lambda: created_ms)
+    record = SealedRecord(REQUESTS, 0, 9, NOW_MS, 1, b"k", CODEC.encode_event(request(9)))
+    writer.append(writer.build([PendingRecord(9, NOW_MS, record.canonical_bytes(), False)]))
+    signed_ms = created_ms if checkpoint_ms is None else checkpoint_ms
+    tree = writer.head.tree
+    note = signed_checkpoint(ORIGIN, chain, tree.size, tree.root(), signer, time_ms=signed_ms)
+    trail.store.create(checkpoint_key(PREFIX, chain, signed_ms), note)
+    trail.write()
+
+
+def _prove(trail: Trail, tmp_path: Path, event_id: str) -> Path:
+    bundle = tmp_path / "proof.json"
+    assert main(["prove", event_id, "--local", str(trail.root), "--out", str(bundle)]) == 0
+    return bundle
+
+
+def _manifest_copy(trail: Trail, tmp_path: Path) -> Path:
+    """The key manifest versions as an auditor copies them out of the bucket."""
+    folder = tmp_path / "manifest"
+    shutil.copytree(trail.root / PREFIX / "keys" / "manifest", folder)
+    return folder
+
+
+def _verify_proof(trail: Trail, bundle: Path, *extra: str) -> int:
+    return main(["verify-proof", str(bundle), "--trust", str(trail.vkey_file()), *extra])
+
+
+def test_a_proof_verifies_against_the_key_manifest(
+    trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = _prove(trail, tmp_path, request(4).event_id)
+    capsys.readouterr()
+    manifest = _manifest_copy(trail, tmp_path)
+    assert _verify_proof(trail, bundle, "--manifest", str(manifest)) == 0
+    captured = capsys.readouterr()
+    assert "keys valid when they signed, by key manifest version 0" in captured.out
+    assert "NOTE" not in captured.err
+    assert _verify_proof(trail, bundle) == 0
+    assert "NOTE: key validity not checked" in capsys.readouterr().err
+
+
+def test_a_successors_block_is_proved_from_the_root_key_through_the_manifest(
+    trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    successor = _rotate(trail)
+    _seal_request_9(trail, successor, RETIRED_MS + 60_000)
+    bundle = _prove(trail, tmp_path, request(9).event_id)
+    manifest = _manifest_copy(trail, tmp_path)
+    capsys.readouterr()
+    assert _verify_proof(trail, bundle, "--manifest", str(manifest)) == 0
+    assert f"signed by {successor.key_id}" in capsys.readouterr().out
+    # The trusted key alone does not know the successor.
+    assert _verify_proof(trail, bundle) == 1
+    assert "not trusted" in capsys.readouterr().err
+
+
+def test_a_block_signed_after_its_key_was_retired_proves_nothing_with_the_manifest(
+    trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Whoever kept the retired key forges a block and its checkpoint after the retirement.
+    _rotate(trail)
+    _seal_request_9(trail, trail.signer, RETIRED_MS + HOUR_MS)
+    bundle = _prove(trail, tmp_path, request(9).event_id)
+    manifest = _manifest_copy(trail, tmp_path)
+    capsys.readouterr()
+    assert _verify_proof(trail, bundle, "--manifest", str(manifest)) == 1
+    failure = capsys.readouterr().err
+    assert f"block is signed by {trail.signer.key_id}" in failure
+    assert "version 1 does not let sign at its date" in failure
+    # Without the manifest the retired key still proves: what the NOTE warns about.
+    assert _verify_proof(trail, bundle) == 0
+    assert "NOTE: key validity not checked" in capsys.readouterr().err
+
+
+def test_a_checkpoint_signed_after_its_key_was_retired_proves_nothing_with_the_manifest(
+    trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _rotate(trail)
+    _seal_request_9(trail, trail.signer, RETIRED_MS - 60_000, checkpoint_ms=RETIRED_MS + HOUR_MS)
+    bundle = _prove(trail, tmp_path, request(9).event_id)
+    manifest = _manifest_copy(trail, tmp_path)
+    capsys.readouterr()
+    assert _verify_proof(trail, bundle, "--manifest", str(manifest)) == 1
+    assert "checkpoint is signed by" in capsys.readouterr().err
+
+
+def test_a_manifest_version_not_signed_by_a_valid_key_fails_the_proof(
+    trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = _prove(trail, tmp_path, request(4).event_id)
+    manifest = _manifest_copy(trail, tmp_path)
+    intruder = FileSigner.generate("intruder")
+    first = KeyManifest.parse((manifest / "000000").read_bytes())
+    (manifest / "000001").write_bytes(
+        rotated(first, trail.signer, intruder, NOW_MS).sign([intruder])
+    )
+    capsys.readouterr()
+    assert _verify_proof(trail, bundle, "--manifest", str(manifest)) == 1
+    assert "FAIL: key manifest version 1:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (None, "cannot read --manifest"),
+        ([], "has no version 000000"),
+        (["000000", "000002"], "has no version 000001 but has 000002: the copy is incomplete"),
+    ],
+)
+def test_a_manifest_folder_that_cannot_be_used_is_exit_2(
+    trail: Trail,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    files: list[str] | None,
+    message: str,
+) -> None:
+    bundle = _prove(trail, tmp_path, request(4).event_id)
+    folder = tmp_path / "copy"
+    if files is not None:
+        folder.mkdir()
+        genuine = trail.store.objects[manifest_key(PREFIX, 0)]
+        for name in files:
+            (folder / name).write_bytes(genuine)
+    capsys.readouterr()
+    assert _verify_proof(trail, bundle, "--manifest", str(folder)) == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert "000000, 000001" in error  # what to give instead
