@@ -221,9 +221,11 @@ class CheckpointFloor:
     still valid at ``T`` gains nothing from an early date, which a late write can give an
     honest block (a PUT retried across a hand-over), so that is no finding.
 
-    Only checkpoints whose size never falls below an earlier one's count: one that does
-    (already ``checkpoint_regressed``, a stale view) proves nothing about later blocks.
-    ``sizes`` and ``times`` both ascend; ``keys[i]`` is the checkpoint of ``times[i]``.
+    A checkpoint smaller than one signed before it (``checkpoint_regressed``) counts too:
+    the holder of a retired key could otherwise sign, inside its validity, a larger
+    checkpoint that includes the forged block, and so set every later honest checkpoint
+    aside. ``sizes`` ascend; ``times[i]`` is the latest signed time among the checkpoints
+    of size at most ``sizes[i]``, ``keys[i]`` that checkpoint's key.
     """
 
     valid_at: Callable[[str, int], bool]
@@ -242,22 +244,22 @@ class CheckpointFloor:
         """From the usable checkpoints of a chain. One signed in the future (already a
         finding) dates nothing: every block after it would be reported again."""
         usable = sorted(
-            (item.time_ms, item.checkpoint.size, item.key)
+            (item.checkpoint.size, item.time_ms, item.key)
             for item in checkpoints
             if item.checkpoint is not None
             and item.time_ms is not None
             and item.time_ms <= now_ms + CLOCK_SKEW_MS
         )
-        kept: list[tuple[int, int, str]] = []
-        for time_ms, size, key in usable:
-            if not kept or size >= kept[-1][1]:
-                kept.append((time_ms, size, key))
-        return cls(
-            valid_at,
-            tuple(size for _, size, _ in kept),
-            tuple(time_ms for time_ms, _, _ in kept),
-            tuple(key for _, _, key in kept),
-        )
+        sizes: list[int] = []
+        times: list[int] = []
+        keys: list[str] = []
+        for size, time_ms, key in usable:
+            if times and times[-1] >= time_ms:
+                time_ms, key = times[-1], keys[-1]
+            sizes.append(size)
+            times.append(time_ms)
+            keys.append(key)
+        return cls(valid_at, tuple(sizes), tuple(times), tuple(keys))
 
     def finding(self, chain: str, seq: int, block: BlockHeader, block_key: str) -> Finding | None:
         """``dated_before_checkpoint`` when ``block``, found as number ``seq``, is dated

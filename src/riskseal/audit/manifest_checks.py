@@ -54,11 +54,6 @@ def follow_manifests(
         unchecked = source.checksum_problem(key, chosen.version_id)
         if unchecked is not None:
             find("missing_checksum", unchecked, key=key)
-        if version == 0 and not options.trusted_keys:
-            report.notes.append(
-                "no trusted key given (--trust): key manifest version 0 was trusted as "
-                "found; pin its vkey to detect a replaced manifest"
-            )
         try:
             manifest, effective_ms = next_version(
                 data, version, manifests[-1] if manifests else None, effective_ms,
@@ -67,6 +62,11 @@ def follow_manifests(
         except (IntegrityError, NoteError) as exc:
             find("bad_key_manifest", f"{exc}", key=key)
             break
+        if version == 0 and not options.trusted_keys:
+            report.notes.append(
+                "no trusted key given (--trust): key manifest version 0 was trusted as "
+                "found; pin its vkey to detect a replaced manifest"
+            )
         manifests.append(manifest)
         version += 1
     if not manifests:
@@ -98,7 +98,13 @@ def follow_versions(versions: Sequence[bytes], trusted: Sequence[VerifierKey]) -
         try:
             manifest, time_ms = next_version(data, version, manifest, time_ms, trusted)
         except (IntegrityError, NoteError) as exc:
-            raise IntegrityError(f"key manifest version {version}: {exc}") from None
+            hint = (
+                " (trust the key that signed version 000000, the first one the auditors "
+                "were given, not a key that took over since)"
+                if version == 0
+                else ""
+            )
+            raise IntegrityError(f"key manifest version {version}: {exc}{hint}") from None
     if manifest is None:
         raise IntegrityError("no key manifest version (version 0 is needed)")
     return manifest

@@ -229,6 +229,8 @@ class BlockWriter:
                 if time.perf_counter() - built >= self.redate_after_s:
                     # Dated and signed again (its key checked again): a block stored long
                     # after its date could predate a checkpoint that leaves it out.
+                    log.warning("block %s not written for %.0f s: dating and signing it again",
+                                block.header.object_key, time.perf_counter() - built)  # fmt: skip
                     block = writer.build_from(batch.records, batch.first_offset, batch.last_offset)
                     built = time.perf_counter()
         took_ms = (time.perf_counter() - started) * 1000

@@ -140,6 +140,35 @@ def test_a_manifest_version_not_signed_by_a_valid_key_fails_the_proof(
     assert "FAIL: key manifest version 1:" in capsys.readouterr().err
 
 
+def test_trusting_the_successor_instead_of_the_first_key_says_which_key_to_trust(
+    trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    successor = _rotate(trail)
+    bundle = _prove(trail, tmp_path, request(4).event_id)
+    manifest = _manifest_copy(trail, tmp_path)
+    vkey = tmp_path / "successor.vkey"
+    vkey.write_text(successor.verifier.vkey() + "\n")
+    capsys.readouterr()
+    code = main(["verify-proof", str(bundle), "--trust", str(vkey), "--manifest", str(manifest)])
+    assert code == 1
+    assert "trust the key that signed version 000000" in capsys.readouterr().err
+
+
+def test_a_copy_without_the_newest_version_checks_against_the_version_it_has(
+    trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Offline, a missing newest version cannot be noticed: the answer names the version
+    # used, for the recipient to compare with the bucket's newest (AUDITING.md §4).
+    _rotate(trail)
+    _seal_request_9(trail, trail.signer, RETIRED_MS + HOUR_MS)
+    bundle = _prove(trail, tmp_path, request(9).event_id)
+    manifest = _manifest_copy(trail, tmp_path)
+    (manifest / "000001").unlink()
+    capsys.readouterr()
+    assert _verify_proof(trail, bundle, "--manifest", str(manifest)) == 0
+    assert "by key manifest version 0" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from riskseal.block import Block, ChainId, block_key, checkpoint_key
-from riskseal.errors import StorageUnavailableError
+from riskseal.errors import SigningKeyError, StorageUnavailableError
 from riskseal.keys import FileSigner, PublicKeys
 from riskseal.note import open_checkpoint
 from riskseal.sealer.batch import Batch, SealedBatch
@@ -155,11 +155,12 @@ def test_a_checkpoint_whose_write_failed_still_dates_the_next_block(
     assert Block.from_bytes(data).header.created_ms == 1_790_000_060_000
 
 
+@pytest.mark.parametrize(("redate_after_s", "dated"), [(0, 3), (3600, 0)])
 def test_a_block_whose_write_is_retried_long_is_dated_and_signed_again(
-    signer: FileSigner, metrics: SealerMetrics
+    signer: FileSigner, metrics: SealerMetrics, redate_after_s: float, dated: int
 ) -> None:
     store = FlakyStore(failures=3)
-    writer = BlockWriter(store, metrics, retry_max_s=0.01, redate_after_s=0)
+    writer = BlockWriter(store, metrics, retry_max_s=0.01, redate_after_s=redate_after_s)
     writer.start()
     try:
         clock = iter(range(1_790_000_000_000, 1_790_000_000_010))
@@ -172,8 +173,31 @@ def test_a_block_whose_write_is_retried_long_is_dated_and_signed_again(
     data = store.get(block_key(PREFIX, CHAIN, 0))
     assert data is not None
     block = Block.from_bytes(data)
-    assert block.header.created_ms == 1_790_000_000_003  # built four times: three failed PUTs
+    # Re-dated: built four times, once per failed PUT and once first.
+    assert block.header.created_ms == 1_790_000_000_000 + dated
     check_block(block, block.header.object_key, PublicKeys([signer.verifier]), str(CHAIN), 0)
+
+
+def test_a_block_dated_again_after_its_key_was_retired_is_not_signed(
+    signer: FileSigner, metrics: SealerMetrics
+) -> None:
+    retired = 1_790_000_000_002
+    store = FlakyStore(failures=3)
+    writer = BlockWriter(store, metrics, retry_max_s=0.01, redate_after_s=0)
+    writer.start()
+    try:
+        clock = iter(range(1_790_000_000_000, 1_790_000_000_010))
+        head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+        chain = ChainWriter(
+            head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: next(clock),
+            may_sign=lambda key_id, time_ms: time_ms < retired,
+        )  # fmt: skip
+        writer.submit(SealJob(PartitionState(chain, new_batch()), batch_of(0, 2)))
+        with pytest.raises(SigningKeyError, match="not valid at 1790000000002"):
+            collect(writer, 1)
+    finally:
+        writer.close()
+    assert store.keys(f"{PREFIX}/blocks/") == []
 
 
 def test_a_lost_race_is_reported_and_the_chains_later_blocks_are_dropped(
