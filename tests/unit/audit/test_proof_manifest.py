@@ -95,14 +95,18 @@ def test_a_successors_block_is_proved_from_the_root_key_through_the_manifest(
     assert "not trusted" in capsys.readouterr().err
 
 
+def _forged_after_retirement(trail: Trail, tmp_path: Path) -> tuple[Path, Path]:
+    """Whoever kept the retired key forges a block and its checkpoint after the retirement,
+    and proves it: the bundle, and the manifest folder (both versions)."""
+    _rotate(trail)
+    _seal_request_9(trail, trail.signer, RETIRED_MS + HOUR_MS)
+    return _prove(trail, tmp_path, request(9).event_id), _manifest_copy(trail, tmp_path)
+
+
 def test_a_block_signed_after_its_key_was_retired_proves_nothing_with_the_manifest(
     trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Whoever kept the retired key forges a block and its checkpoint after the retirement.
-    _rotate(trail)
-    _seal_request_9(trail, trail.signer, RETIRED_MS + HOUR_MS)
-    bundle = _prove(trail, tmp_path, request(9).event_id)
-    manifest = _manifest_copy(trail, tmp_path)
+    bundle, manifest = _forged_after_retirement(trail, tmp_path)
     capsys.readouterr()
     assert _verify_proof(trail, bundle, "--manifest", str(manifest)) == 1
     failure = capsys.readouterr().err
@@ -159,10 +163,7 @@ def test_a_copy_without_the_newest_version_checks_against_the_version_it_has(
 ) -> None:
     # Offline, a missing newest version cannot be noticed: the answer names the version
     # used, for the recipient to compare with the bucket's newest (AUDITING.md §4).
-    _rotate(trail)
-    _seal_request_9(trail, trail.signer, RETIRED_MS + HOUR_MS)
-    bundle = _prove(trail, tmp_path, request(9).event_id)
-    manifest = _manifest_copy(trail, tmp_path)
+    bundle, manifest = _forged_after_retirement(trail, tmp_path)
     (manifest / "000001").unlink()
     capsys.readouterr()
     assert _verify_proof(trail, bundle, "--manifest", str(manifest)) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -104,25 +105,6 @@ def test_blocks_are_written_in_hand_over_order_and_reported(
     assert key == checkpoint_key(PREFIX, CHAIN, checkpoint_time(checkpoint))  # signed time
 
 
-def test_a_block_after_a_checkpoint_is_never_dated_before_it_even_if_the_clock_steps_back(
-    writer: BlockWriter, store: MemoryBlockStore, signer: FileSigner
-) -> None:
-    # A verifier reports a block dated before a checkpoint that leaves it out (FORMAT.md §7).
-    sealed, checkpointed, stepped_back = 1_790_000_000_000, 1_790_000_060_000, 1_789_996_400_000
-    clock = iter([sealed, checkpointed, stepped_back])  # block 0, the checkpoint, block 1
-    head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
-    chain = ChainWriter(head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: next(clock))
-    state = PartitionState(chain, new_batch())
-    writer.submit(SealJob(state, batch_of(0, 2)))
-    writer.submit(CheckpointJob((state,), ORIGIN, PREFIX))
-    writer.submit(SealJob(state, batch_of(2, 2)))
-    collect(writer, 2)
-    assert store.keys(f"{PREFIX}/checkpoints/") == [checkpoint_key(PREFIX, CHAIN, checkpointed)]
-    data = store.get(block_key(PREFIX, CHAIN, 1))
-    assert data is not None
-    assert Block.from_bytes(data).header.created_ms == checkpointed
-
-
 class FailingCheckpoints(MemoryBlockStore):
     """Stores blocks; every checkpoint PUT fails (it may still have been stored)."""
 
@@ -132,27 +114,42 @@ class FailingCheckpoints(MemoryBlockStore):
         super().create(key, data, created_ms=created_ms)
 
 
-def test_a_checkpoint_whose_write_failed_still_dates_the_next_block(
-    signer: FileSigner, metrics: SealerMetrics
+def _state(
+    store: MemoryBlockStore, signer: FileSigner, clock: Iterator[int], **options: Any
+) -> PartitionState:
+    """A chain of ``store`` whose writer reads its dates from ``clock``."""
+    head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
+    chain = ChainWriter(
+        head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: next(clock), **options
+    )
+    return PartitionState(chain, new_batch())
+
+
+@pytest.mark.parametrize("store_class", [MemoryBlockStore, FailingCheckpoints])
+def test_a_block_after_a_checkpoint_is_never_dated_before_it_even_if_the_clock_steps_back(
+    signer: FileSigner, metrics: SealerMetrics, store_class: type[MemoryBlockStore]
 ) -> None:
-    store = FailingCheckpoints()
+    # A verifier reports a block dated before a checkpoint that leaves it out (FORMAT.md §7);
+    # a checkpoint whose PUT failed may still have been stored.
+    store = store_class()
+    sealed, checkpointed, stepped_back = 1_790_000_000_000, 1_790_000_060_000, 1_789_996_400_000
+    state = _state(store, signer, iter([sealed, checkpointed, stepped_back]))
     writer = BlockWriter(store, metrics, retry_max_s=0.01)
     writer.start()
     try:
-        clock = iter([1_790_000_000_000, 1_790_000_060_000, 1_789_996_400_000])
-        head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
-        chain = ChainWriter(head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: next(clock))
-        state = PartitionState(chain, new_batch())
         writer.submit(SealJob(state, batch_of(0, 2)))
         writer.submit(CheckpointJob((state,), ORIGIN, PREFIX))
         writer.submit(SealJob(state, batch_of(2, 2)))
         collect(writer, 2)
     finally:
         writer.close()
-    assert metrics.checkpoints == 0 and metrics.s3_errors == 1
+    written = (
+        [checkpoint_key(PREFIX, CHAIN, checkpointed)] if store_class is MemoryBlockStore else []
+    )
+    assert store.keys(f"{PREFIX}/checkpoints/") == written
     data = store.get(block_key(PREFIX, CHAIN, 1))
     assert data is not None
-    assert Block.from_bytes(data).header.created_ms == 1_790_000_060_000
+    assert Block.from_bytes(data).header.created_ms == checkpointed
 
 
 @pytest.mark.parametrize(("redate_after_s", "dated"), [(0, 3), (3600, 0)])
@@ -163,10 +160,8 @@ def test_a_block_whose_write_is_retried_long_is_dated_and_signed_again(
     writer = BlockWriter(store, metrics, retry_max_s=0.01, redate_after_s=redate_after_s)
     writer.start()
     try:
-        clock = iter(range(1_790_000_000_000, 1_790_000_000_010))
-        head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
-        chain = ChainWriter(head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: next(clock))
-        writer.submit(SealJob(PartitionState(chain, new_batch()), batch_of(0, 2)))
+        state = _state(store, signer, iter(range(1_790_000_000_000, 1_790_000_000_010)))
+        writer.submit(SealJob(state, batch_of(0, 2)))
         collect(writer, 1)
     finally:
         writer.close()
@@ -187,12 +182,8 @@ def test_a_block_dated_again_after_its_key_was_retired_is_not_signed(
     writer.start()
     try:
         clock = iter(range(1_790_000_000_000, 1_790_000_000_010))
-        head = recover_head(store, PREFIX, CHAIN, PublicKeys([signer.verifier]))
-        chain = ChainWriter(
-            head, store, signer, PREFIX, ORIGIN, clock_ms=lambda: next(clock),
-            may_sign=lambda key_id, time_ms: time_ms < retired,
-        )  # fmt: skip
-        writer.submit(SealJob(PartitionState(chain, new_batch()), batch_of(0, 2)))
+        state = _state(store, signer, clock, may_sign=lambda key_id, time_ms: time_ms < retired)
+        writer.submit(SealJob(state, batch_of(0, 2)))
         with pytest.raises(SigningKeyError, match="not valid at 1790000000002"):
             collect(writer, 1)
     finally:
