@@ -28,6 +28,10 @@ from riskseal.errors import ConfigError, IntegrityError
 
 _VERSION_NAME = re.compile(r"[0-9]{6}")
 """A key manifest version's name in its folder (``manifest_key``'s last part)."""
+_MANIFEST_HINT = (
+    "give --manifest the folder holding the key manifest versions 000000, 000001, … "
+    "(copied from <prefix>/keys/manifest/ in the bucket)"
+)
 
 
 def prove(
@@ -83,7 +87,7 @@ def verify_proof(
         ),
     ] = None,
 ) -> None:
-    """Check a proof bundle offline with the trusted public keys only.
+    """Check a proof bundle offline: with the trusted public key, and the key manifest.
 
     Exit 0 when it proves its record, 1 when it does not (a bundle that is altered or
     malformed in any field proves nothing; with --manifest, a key that was not valid when
@@ -120,12 +124,6 @@ def verify_proof(
     else:
         out.print(f"keys valid when they signed, by key manifest version {manifest.version}")
     err.print("OK: proof verified")
-
-
-_MANIFEST_HINT = (
-    "give --manifest the folder holding the key manifest versions 000000, 000001, … "
-    "(copied from <prefix>/keys/manifest/ in the bucket)"
-)
 
 
 def read_manifest_versions(folder: Path) -> list[bytes]:
