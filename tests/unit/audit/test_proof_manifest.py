@@ -8,42 +8,34 @@ from pathlib import Path
 
 import pytest
 
-from riskseal.block import SealedRecord, checkpoint_key
+from riskseal.block import checkpoint_key
 from riskseal.cli import main
-from riskseal.keys import FileSigner, PublicKeys
+from riskseal.keys import FileSigner
 from riskseal.manifest import KeyManifest, manifest_key, rotated
-from riskseal.sealer.batch import PendingRecord
-from riskseal.sealer.chain import ChainWriter, recover_head
 from riskseal.sealer.checkpoint import signed_checkpoint
-from tests.unit.audit.trail import CODEC, NOW_MS, ORIGIN, PREFIX, REQUESTS, Trail, request
-
-HOUR_MS = 3_600_000
-RETIRED_MS = NOW_MS + HOUR_MS
-"""When the trail's key is retired, in the tests that rotate it."""
-
-
-def _rotate(trail: Trail) -> FileSigner:
-    """Manifest version 1: the trail's key valid until RETIRED_MS, a successor from then."""
-    successor = FileSigner.generate("successor")
-    first = KeyManifest.parse(trail.store.objects[manifest_key(PREFIX, 0)])
-    version = rotated(first, trail.signer, successor, RETIRED_MS)
-    trail.store.objects[manifest_key(PREFIX, 1)] = version.sign([trail.signer, successor])
-    trail.write()
-    return successor
+from tests.unit.audit.trail import (
+    HOUR_MS,
+    NOW_MS,
+    ORIGIN,
+    PREFIX,
+    REQUESTS,
+    RETIRED_MS,
+    Trail,
+    next_request_block,
+    request,
+    rotate,
+)
 
 
 def _seal_request_9(
     trail: Trail, signer: FileSigner, created_ms: int, checkpoint_ms: int | None = None
 ) -> None:
-    """Block 3 of the requests chain (request 9) signed by ``signer`` at ``created_ms``, and a
-    checkpoint of it signed by the same key at ``checkpoint_ms`` (default: the same time)."""
-    chain = trail.chain(REQUESTS)
-    head = recover_head(trail.store, PREFIX, chain, PublicKeys([trail.signer.verifier]))
-    writer = ChainWriter(head, trail.store, signer, PREFIX, ORIGIN, clock_ms=lambda: created_ms)
-    record = SealedRecord(REQUESTS, 0, 9, NOW_MS, 1, b"k", CODEC.encode_event(request(9)))
-    writer.append(writer.build([PendingRecord(9, NOW_MS, record.canonical_bytes(), False)]))
+    """Block 3 of the requests chain (:func:`next_request_block`), stored, and a checkpoint
+    of it signed by the same key at ``checkpoint_ms`` (default: ``created_ms``)."""
+    writer, block = next_request_block(trail, signer, created_ms)
+    writer.append(block)
     signed_ms = created_ms if checkpoint_ms is None else checkpoint_ms
-    tree = writer.head.tree
+    tree, chain = writer.head.tree, trail.chain(REQUESTS)
     note = signed_checkpoint(ORIGIN, chain, tree.size, tree.root(), signer, time_ms=signed_ms)
     trail.store.create(checkpoint_key(PREFIX, chain, signed_ms), note)
     trail.write()
@@ -83,7 +75,7 @@ def test_a_proof_verifies_against_the_key_manifest(
 def test_a_successors_block_is_proved_from_the_root_key_through_the_manifest(
     trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    successor = _rotate(trail)
+    successor = rotate(trail)
     _seal_request_9(trail, successor, RETIRED_MS + 60_000)
     bundle = _prove(trail, tmp_path, request(9).event_id)
     manifest = _manifest_copy(trail, tmp_path)
@@ -98,7 +90,7 @@ def test_a_successors_block_is_proved_from_the_root_key_through_the_manifest(
 def _forged_after_retirement(trail: Trail, tmp_path: Path) -> tuple[Path, Path]:
     """Whoever kept the retired key forges a block and its checkpoint after the retirement,
     and proves it: the bundle, and the manifest folder (both versions)."""
-    _rotate(trail)
+    rotate(trail)
     _seal_request_9(trail, trail.signer, RETIRED_MS + HOUR_MS)
     return _prove(trail, tmp_path, request(9).event_id), _manifest_copy(trail, tmp_path)
 
@@ -120,7 +112,7 @@ def test_a_block_signed_after_its_key_was_retired_proves_nothing_with_the_manife
 def test_a_checkpoint_signed_after_its_key_was_retired_proves_nothing_with_the_manifest(
     trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _rotate(trail)
+    rotate(trail)
     _seal_request_9(trail, trail.signer, RETIRED_MS - 60_000, checkpoint_ms=RETIRED_MS + HOUR_MS)
     bundle = _prove(trail, tmp_path, request(9).event_id)
     manifest = _manifest_copy(trail, tmp_path)
@@ -147,7 +139,7 @@ def test_a_manifest_version_not_signed_by_a_valid_key_fails_the_proof(
 def test_trusting_the_successor_instead_of_the_first_key_says_which_key_to_trust(
     trail: Trail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    successor = _rotate(trail)
+    successor = rotate(trail)
     bundle = _prove(trail, tmp_path, request(4).event_id)
     manifest = _manifest_copy(trail, tmp_path)
     vkey = tmp_path / "successor.vkey"

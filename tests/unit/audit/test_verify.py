@@ -10,27 +10,30 @@ from pathlib import Path
 
 import pytest
 
-from riskseal.block import CLOCK_SKEW_MS, Block, SealedRecord, checkpoint_key
+from riskseal.block import CLOCK_SKEW_MS, Block, checkpoint_key
 from riskseal.cli import main
 from riskseal.keys import FileSigner, PublicKeys
 from riskseal.manifest import KeyManifest, KeyValidity, manifest_key, rotated
 from riskseal.merkle import CompactRange
 from riskseal.note import Checkpoint, SignedNote, sign_note
-from riskseal.sealer.batch import PendingRecord
-from riskseal.sealer.chain import ChainWriter, recover_head
+from riskseal.sealer.chain import recover_head
 from riskseal.sealer.checkpoint import signed_checkpoint
 from tests.unit.audit.trail import (
     CLUSTER,
     CODEC,
     DECISIONS,
     FRESH,
+    HOUR_MS,
     NOW_MS,
     ORIGIN,
     PREFIX,
     REQUESTS,
+    RETIRED_MS,
     Trail,
     build_trail,
+    next_request_block,
     request,
+    rotate,
 )
 
 
@@ -252,7 +255,7 @@ def test_request_decided_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str
     import dataclasses
 
     from riskseal.block import ChainId, block_key
-    from tests.unit.audit.trail import CODEC, decision, seal_events
+    from tests.unit.audit.trail import decision, seal_events
 
     trail = build_trail(tmp_path / "bucket")
     # A second decisions partition holds a different decision on request 3, under the same
@@ -269,7 +272,7 @@ def test_request_decided_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_a_decision_redelivered_identically_is_a_note_not_a_finding(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.unit.audit.trail import CODEC, decision, seal_events
+    from tests.unit.audit.trail import decision, seal_events
 
     trail = build_trail(tmp_path / "bucket")
     # At-least-once: the same decision (same event id and stamp) sealed a second time.
@@ -540,19 +543,13 @@ def test_block_dated_within_clock_skew_before_the_one_it_follows_is_not_reversed
 
 
 # --- back-dating onto an idle chain -----------------------------------------------------------
-HOUR_MS = 3_600_000
-RETIRED_MS = NOW_MS + HOUR_MS
-"""When the trail's key is retired in these tests: an hour after its blocks were sealed."""
-
-
 def _retire_later(trail: Trail) -> FileSigner:
     """A genuine rotation at RETIRED_MS, and the successor's checkpoint of the requests chain
     an hour later: the chain has been idle since its three blocks."""
-    successor = FileSigner.generate("successor")
-    _publish(trail, rotated(_manifest(trail, 0), trail.signer, successor, RETIRED_MS),
-             [trail.signer, successor])  # fmt: skip
-    head = recover_head(trail.store, PREFIX, trail.chain(REQUESTS), PublicKeys([successor.verifier,
-                        trail.signer.verifier]))  # fmt: skip
+    successor = rotate(trail)
+    head = recover_head(
+        trail.store, PREFIX, trail.chain(REQUESTS), PublicKeys([trail.signer.verifier])
+    )
     later = RETIRED_MS + HOUR_MS
     note = signed_checkpoint(
         ORIGIN, trail.chain(REQUESTS), 3, head.tree.root(), successor, time_ms=later
@@ -562,13 +559,8 @@ def _retire_later(trail: Trail) -> FileSigner:
 
 
 def _append_request(trail: Trail, signer: FileSigner, created_ms: int) -> None:
-    """Block 3 of the requests chain, request 9 at offset 9, signed by ``signer`` and dated
-    ``created_ms``: well formed, linked, contiguous."""
-    chain = trail.chain(REQUESTS)
-    head = recover_head(trail.store, PREFIX, chain, PublicKeys([trail.signer.verifier]))
-    writer = ChainWriter(head, trail.store, signer, PREFIX, ORIGIN, clock_ms=lambda: created_ms)
-    record = SealedRecord(REQUESTS, 0, 9, NOW_MS, 1, b"k", CODEC.encode_event(request(9)))
-    block = writer.build([PendingRecord(9, NOW_MS, record.canonical_bytes(), False)])
+    """Block 3 of the requests chain (:func:`next_request_block`), written."""
+    _, block = next_request_block(trail, signer, created_ms)
     _rewrite(trail, block.header.object_key, block)
 
 

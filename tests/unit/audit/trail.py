@@ -10,7 +10,7 @@ from typing import Any
 
 from riskseal.audit.report import VerifyOptions
 from riskseal.audit.sources import LockState, ObjectVersion
-from riskseal.block import ChainId, SealedRecord, block_key, checkpoint_key
+from riskseal.block import Block, ChainId, SealedRecord, block_key, checkpoint_key
 from riskseal.contract import (
     AccessRequest,
     Actor,
@@ -24,7 +24,7 @@ from riskseal.contract import (
 )
 from riskseal.errors import StorageUnavailableError
 from riskseal.keys import FileSigner, PublicKeys
-from riskseal.manifest import first_manifest, manifest_key
+from riskseal.manifest import KeyManifest, first_manifest, manifest_key, rotated
 from riskseal.sealer.batch import PendingRecord
 from riskseal.sealer.chain import ChainWriter, recover_head
 from riskseal.sealer.checkpoint import signed_checkpoint
@@ -126,6 +126,35 @@ def build_trail(root: Path, requests: list[AccessRequest] | None = None) -> Trai
     trail = Trail(store, signer, root)
     trail.write()
     return trail
+
+
+HOUR_MS = 3_600_000
+RETIRED_MS = NOW_MS + HOUR_MS
+"""When the trail's key is retired, in the tests that rotate it: an hour after its blocks."""
+
+
+def rotate(trail: Trail) -> FileSigner:
+    """Manifest version 1, stored and written: the trail's key valid until RETIRED_MS, a
+    successor (returned) from then."""
+    successor = FileSigner.generate("successor")
+    first = KeyManifest.parse(trail.store.objects[manifest_key(PREFIX, 0)])
+    version = rotated(first, trail.signer, successor, RETIRED_MS)
+    trail.store.objects[manifest_key(PREFIX, 1)] = version.sign([trail.signer, successor])
+    trail.write()
+    return successor
+
+
+def next_request_block(
+    trail: Trail, signer: FileSigner, created_ms: int
+) -> tuple[ChainWriter, Block]:
+    """Block 3 of the requests chain, request 9 at offset 9, signed by ``signer`` and dated
+    ``created_ms`` (well formed, linked, contiguous; not stored), and the writer that built
+    it."""
+    chain = trail.chain(REQUESTS)
+    head = recover_head(trail.store, PREFIX, chain, PublicKeys([trail.signer.verifier]))
+    writer = ChainWriter(head, trail.store, signer, PREFIX, ORIGIN, clock_ms=lambda: created_ms)
+    record = SealedRecord(REQUESTS, 0, 9, NOW_MS, 1, b"k", CODEC.encode_event(request(9)))
+    return writer, writer.build([PendingRecord(9, NOW_MS, record.canonical_bytes(), False)])
 
 
 class VersionedSource:
