@@ -129,6 +129,7 @@ class Verifier:
         objects are recorded before the first block is yielded).
         """
         manifest = follow_manifests(self.source, self.options, self.report)
+        valid_at = _valid_at(manifest)
         work = self._listing()
         if not self.source.has_locks:
             self.report.notes.append(
@@ -149,7 +150,7 @@ class Verifier:
                 chain_work.chain,
                 self.options.log_origin,
                 manifest.public_keys().keys() if manifest else (),
-                _valid_at(manifest),
+                valid_at,
             )
             wanted = {c.checkpoint.size for c in checkpoints if c.checkpoint is not None}
             head = max(chain_work.blocks) if chain_work.blocks else -1
@@ -159,7 +160,7 @@ class Verifier:
                 self.options.now_ms, self.options.max_checkpoint_age_s,
             )  # fmt: skip
             self.report.findings += found
-            floor = CheckpointFloor.of(checkpoints, self.options.now_ms, _valid_at(manifest))
+            floor = CheckpointFloor.of(checkpoints, self.options.now_ms, valid_at)
             yield from self._chain(chain_work, span, wanted, floor, result, manifest, checks)
             found = root_findings(result, checkpoints)
             self.report.findings += found

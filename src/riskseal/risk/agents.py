@@ -266,7 +266,7 @@ class RiskProcessor:
                 wave = _Wave()
             wave.keys.add(key)
             if lane is Lane.REQUESTS:
-                self._begin_request(event, cast(AccessRequest, read), batch, wave)
+                self._begin_request(event, key, cast(AccessRequest, read), batch, wave)
             else:
                 wave.records.append((event, cast(AccessAction, read)))
         self._decide_wave(wave, batch)
@@ -346,9 +346,10 @@ class RiskProcessor:
 
     # --- one record --------------------------------------------------------------------------
     def _begin_request(
-        self, event: EventT[bytes], request: AccessRequest, batch: _Batch, wave: _Wave
+        self, event: EventT[bytes], key: bytes, request: AccessRequest, batch: _Batch, wave: _Wave
     ) -> None:
-        key = request.user_id.encode()  # read_request checked it is the record key
+        """Score ``request`` (``key``: its user id, which read_request checked is the record
+        key) into ``wave``; dead-letter it if that fails."""
         current = batch.states.get(key, event)
         try:
             state = self._without_committed(key, self.user_states.load(key, current))
