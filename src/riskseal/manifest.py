@@ -133,12 +133,17 @@ def first_manifest(signer: Signer, now_ms: int) -> KeyManifest:
     return KeyManifest(0, (KeyValidity(signer.verifier, now_ms),))
 
 
-def rotated(manifest: KeyManifest, old: Signer, new: Signer, now_ms: int) -> KeyManifest:
-    """The next version: ``old`` valid until now, ``new`` from now (sign with both)."""
+def rotated(
+    manifest: KeyManifest, old: Signer, new: Signer, now_ms: int, cut_over_ms: int | None = None
+) -> KeyManifest:
+    """The next version: ``old`` valid until the cut-over (default: now), ``new`` from now
+    (sign with both). A cut-over later than now lets both keys sign until then, so sealers
+    still running with ``old`` can be moved to ``new`` one at a time."""
+    until = now_ms if cut_over_ms is None else cut_over_ms
     entries = []
     for entry in manifest.entries:
         if entry.key.key_id == old.key_id:
-            entry = KeyValidity(entry.key, entry.valid_from_ms, now_ms)
+            entry = KeyValidity(entry.key, entry.valid_from_ms, until)
         entries.append(entry)
     if manifest.entry(new.key_id) is None:
         entries.append(KeyValidity(new.verifier, now_ms))

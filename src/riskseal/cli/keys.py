@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from riskseal.cli._common import err, out, state
+from riskseal.errors import ConfigError
 from riskseal.keys import FileSigner
 from riskseal.s3client import s3_client_for
-from riskseal.sealer.keyring import publish_rotation
+from riskseal.sealer import keyring
 from riskseal.sealer.store import S3BlockStore
+
+_DURATION = re.compile(r"(\d+)(s|m|h|d)")
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 keys_app = typer.Typer(help="Create, publish and rotate signing keys.", no_args_is_help=True)
 
@@ -56,28 +62,81 @@ def rotate(
     ctx: typer.Context,
     old_key: Annotated[Path, typer.Option("--old", help="The key being retired.")],
     new_key: Annotated[Path, typer.Option("--new", help="The key taking over.")],
+    cut_over: Annotated[
+        str,
+        typer.Option(
+            "--cut-over",
+            help="When the old key stops being valid: a delay (90s, 15m, 2h, 1d), an ISO "
+            "time (2026-12-01T18:00Z), or `now` once every sealer is stopped.",
+        ),
+    ] = "10m",
 ) -> None:
-    """Publish a new key manifest version: the old key valid until now, the new one from now.
+    """Publish a new key manifest version: the new key valid from now, the old one until the
+    cut-over (in 10 minutes by default).
 
-    Signed by both keys; blocks signed by the old key stay verifiable. Stop the sealers
-    before, and start them with the new key (RISKSEAL_SIGNING_KEY_FILE) after: a block the
-    old key signs after this is not valid (a running sealer stops once it sees the new
-    manifest).
+    Signed by both keys; blocks signed by the old key stay verifiable. Until the cut-over
+    both keys may sign: restart the sealers one at a time with the new key
+    (RISKSEAL_SIGNING_KEY_FILE). A sealer still running with the old key reads the new
+    manifest at its next checkpoint and stops by itself shortly before the cut-over, having
+    sealed what it held, so no block is ever signed by a retired key. `--cut-over now`
+    retires the old key at once (a leaked key): stop every sealer before.
 
     Example:
 
-        riskseal keys rotate --old sealer-2026.key --new sealer-2027.key
+        riskseal keys rotate --old sealer-2026.key --new sealer-2027.key --cut-over 30m
     """
     settings = state(ctx).settings()
+    now = keyring.now_ms()
+    cut_over_ms = parse_cut_over(cut_over, now)
+    if cut_over_ms is not None:
+        earliest = keyring.earliest_cut_over_ms(settings.checkpoint_interval_s, now)
+        if cut_over_ms < earliest:
+            raise ConfigError(
+                f"--cut-over {cut_over} is too soon: running sealers read the key manifest "
+                f"every {settings.checkpoint_interval_s:g} s (RISKSEAL_CHECKPOINT_INTERVAL_S) "
+                f"and stop {keyring.RETIREMENT_LEAD_S:g} s before the cut-over, so give "
+                f"{keyring.format_ms(earliest)} or later, or stop every sealer and give "
+                "--cut-over now"
+            )
     store = S3BlockStore(
         s3_client_for(settings, "writer"),
         settings.s3_bucket,
         settings.object_lock_mode,
         settings.object_lock_retention_days,
     )
-    manifest = publish_rotation(
-        store, settings.s3_prefix, FileSigner.load(old_key), FileSigner.load(new_key)
+    old_signer, new_signer = FileSigner.load(old_key), FileSigner.load(new_key)
+    manifest = keyring.publish_rotation(
+        store, settings.s3_prefix, old_signer, new_signer, cut_over_ms
     )
     err.print(f"OK: published key manifest version {manifest.version}")
+    if cut_over_ms is not None:
+        err.print(
+            f"{old_signer.key_id} may sign until {keyring.format_ms(cut_over_ms)}: start the "
+            f"sealers with {new_signer.key_id} before then (a sealer still on the old key stops "
+            f"{keyring.RETIREMENT_LEAD_S:g} s before)",
+            markup=False,
+        )
     for line in manifest.lines():
         out.print(line, markup=False)
+
+
+def parse_cut_over(text: str, now_ms: int) -> int | None:
+    """``--cut-over``: None for ``now``; otherwise the time in ms since the epoch, from a
+    delay after ``now_ms`` (``90s``, ``15m``, ``2h``, ``1d``) or an ISO time (UTC unless it
+    names a zone). ConfigError on anything else."""
+    text = text.strip()
+    if text.lower() == "now":
+        return None
+    delay = _DURATION.fullmatch(text.lower())
+    if delay is not None:
+        return now_ms + int(delay.group(1)) * _UNIT_MS[delay.group(2)]
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--cut-over {text!r} is not `now`, a delay (90s, 15m, 2h, 1d) or an ISO time "
+            "(2026-12-01T18:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)

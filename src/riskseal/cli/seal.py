@@ -10,7 +10,7 @@ from types import FrameType
 import typer
 
 from riskseal.cli._common import err, state
-from riskseal.errors import ConfigError
+from riskseal.errors import ConfigError, SigningKeyError
 from riskseal.keys import FileSigner
 from riskseal.s3client import s3_client_for
 from riskseal.sealer.keyring import ensure_signer_listed
@@ -57,6 +57,9 @@ def seal(ctx: typer.Context) -> None:
     sealer.run(stop)
     metrics = sealer.metrics
     err.print(
-        f"OK: stopped after sealing {metrics.records} records in {metrics.blocks} blocks "
-        f"({metrics.conflicts} lost races, {metrics.s3_errors} S3 errors)"
+        f"{'OK' if sealer.retired is None else 'STOPPED'}: sealed {metrics.records} records "
+        f"in {metrics.blocks} blocks ({metrics.conflicts} lost races, {metrics.s3_errors} S3 "
+        "errors)"
     )
+    if sealer.retired is not None:
+        raise SigningKeyError(sealer.retired)

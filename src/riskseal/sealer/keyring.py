@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
-from riskseal.errors import ConfigError
+from riskseal.audit.manifest_checks import follow_versions
+from riskseal.errors import ConfigError, IntegrityError
 from riskseal.keys import SignatureError, Signer
 from riskseal.manifest import KeyManifest, ManifestError, first_manifest, manifest_key, rotated
 from riskseal.note import NoteError
 from riskseal.sealer.store import BlockStore
+
+RETIREMENT_LEAD_S = 10.0
+"""How long before its key's cut-over a running sealer stops: time to seal what it holds and
+write its last checkpoints while the key is still valid."""
+
+CUT_OVER_MARGIN_S = 10.0
+"""Added to the earliest cut-over for a manifest read that is slow or retried."""
 
 
 def now_ms() -> int:
@@ -63,21 +72,84 @@ def ensure_signer_listed(store: BlockStore, prefix: str, signer: Signer) -> KeyM
         store.create(manifest_key(prefix, 0), manifest.sign([signer]))
         return manifest
     entry = manifest.entry(signer.key_id)
-    if entry is None or not entry.covers(now_ms()):
+    now = now_ms()
+    if entry is None or not entry.covers(now):
         raise ConfigError(
             f"signing key {signer.key_id} is not valid in key manifest version "
             f"{manifest.version}; add it with `riskseal keys rotate`"
         )
+    cut_over = due_cut_over(manifest, signer.key_id, now)
+    if cut_over is not None:
+        raise ConfigError(
+            f"signing key {signer.key_id} retires at {format_ms(cut_over)} "
+            f"(key manifest version {manifest.version}); start the sealer with the key that "
+            "took over (RISKSEAL_SIGNING_KEY_FILE)"
+        )
     return manifest
 
 
-def publish_rotation(store: BlockStore, prefix: str, old: Signer, new: Signer) -> KeyManifest:
-    """Write the next manifest version: ``old`` retired now, ``new`` valid from now."""
+def due_cut_over(manifest: KeyManifest, key_id: str, now: int) -> int | None:
+    """The end of ``key_id``'s validity when it is within :data:`RETIREMENT_LEAD_S` of
+    ``now`` (or past): a sealer signing with the key stops then. None otherwise."""
+    entry = manifest.entry(key_id)
+    if entry is None or entry.valid_until_ms is None:
+        return None
+    if now < entry.valid_until_ms - int(RETIREMENT_LEAD_S * 1000):
+        return None
+    return entry.valid_until_ms
+
+
+def earliest_cut_over_ms(checkpoint_interval_s: float, now: int) -> int:
+    """The earliest scheduled cut-over that running sealers see in time: they read the key
+    manifest again at each checkpoint (and before signing, once that read is older than
+    the interval), then stop :data:`RETIREMENT_LEAD_S` before the cut-over."""
+    return now + int((checkpoint_interval_s + RETIREMENT_LEAD_S + CUT_OVER_MARGIN_S) * 1000)
+
+
+def format_ms(time_ms: int) -> str:
+    """A time in ms since the epoch as ISO-8601 UTC, to the second."""
+    moment = datetime.fromtimestamp(time_ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def publish_rotation(
+    store: BlockStore, prefix: str, old: Signer, new: Signer, cut_over_ms: int | None = None
+) -> KeyManifest:
+    """Write the next manifest version: ``old`` valid until ``cut_over_ms`` (default: now),
+    ``new`` valid from now, signed by both.
+
+    ConfigError, with nothing written, for a cut-over in the past (blocks ``old`` signed
+    since would lose their validity) or a version that ``riskseal verify`` would not follow
+    from version 0 (docs/FORMAT.md, "Keys"): a manifest version is locked once written.
+    """
     manifest = latest_manifest(store, prefix)
     if manifest is None:
         raise ConfigError("no key manifest in the bucket yet; start the sealer first")
     if manifest.entry(old.key_id) is None:
         raise ConfigError(f"{old.key_id} is not in key manifest version {manifest.version}")
-    next_manifest = rotated(manifest, old, new, now_ms())
-    store.create(manifest_key(prefix, next_manifest.version), next_manifest.sign([old, new]))
+    now = now_ms()
+    if cut_over_ms is not None and cut_over_ms < now:
+        raise ConfigError(
+            f"the cut-over {format_ms(cut_over_ms)} is in the past: blocks {old.key_id} signed "
+            "since then would no longer be valid; give a time from now on (or `now`)"
+        )
+    next_manifest = rotated(manifest, old, new, now, cut_over_ms)
+    data = next_manifest.sign([old, new])
+    versions = manifest_versions(store, prefix)
+    first = KeyManifest.parse(versions[0])
+    try:
+        follow_versions([*versions, data], [entry.key for entry in first.entries])
+    except IntegrityError as exc:
+        raise ConfigError(
+            f"nothing was published: `riskseal verify` would refuse it ({exc})"
+        ) from exc
+    store.create(manifest_key(prefix, next_manifest.version), data)
     return next_manifest
+
+
+def manifest_versions(store: BlockStore, prefix: str) -> list[bytes]:
+    """The stored manifest versions 0, 1, … up to the first one missing."""
+    versions: list[bytes] = []
+    while (data := store.get(manifest_key(prefix, len(versions)))) is not None:
+        versions.append(data)
+    return versions

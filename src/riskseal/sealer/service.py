@@ -41,9 +41,9 @@ from riskseal.contract.schemas_set import EventType
 from riskseal.errors import ChainHeadError, RiskSealError, StorageUnavailableError
 from riskseal.keys import Signer
 from riskseal.manifest import KeyManifest
+from riskseal.sealer import keyring
 from riskseal.sealer.batch import Batch, OffsetGap, RecordEncoder
 from riskseal.sealer.chain import ChainHead, ChainWriter, recover_head
-from riskseal.sealer.keyring import followed_manifest
 from riskseal.sealer.metrics import SealerMetrics
 from riskseal.sealer.store import BlockStore
 from riskseal.sealer.writer import BlockWriter, CheckpointJob, PartitionState, SealJob
@@ -77,7 +77,13 @@ class Sealer:
         self.signer = signer
         self.manifest = manifest
         """The newest key manifest seen: followed again when partitions are assigned, after a
-        lost race and at each checkpoint, so a rotation reaches a running sealer."""
+        lost race, at each checkpoint and before a signature once the last read is older
+        than the checkpoint interval, so a rotation reaches a running sealer."""
+        self.retired: str | None = None
+        """Why the sealer stopped by itself: its key's cut-over came (see ``run``)."""
+        self._manifest_read = time.monotonic()
+        self._manifest_lock = threading.Lock()
+        self._announced_end: int | None = None
         self.store = store
         self.metrics = metrics or SealerMetrics()
         self.on_chain_stopped = on_chain_stopped
@@ -109,14 +115,20 @@ class Sealer:
 
     # --- main loop -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Consume and seal until ``stop`` is set; then seal what is pending and close."""
+        """Consume and seal until ``stop`` is set; then seal what is pending and close.
+
+        It also stops, the same way, :data:`~riskseal.sealer.keyring.RETIREMENT_LEAD_S`
+        before the key manifest ends its key's validity (a rotation with a cut-over), and
+        says why in :attr:`retired`: nothing is ever signed with a retired key.
+        """
+        self._announce_retirement()
         self.consumer.subscribe(
             list(self.settings.audit_topics), on_assign=self._on_assign, on_revoke=self._on_revoke
         )
         self.writer.start()
         graceful = False
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not self._retire_now():
                 # poll() returns at the first message; consume(timeout=0) drains what is
                 # fetched (consume with a timeout would wait for a full batch).
                 first = self.consumer.poll(0.2)
@@ -325,20 +337,55 @@ class Sealer:
 
     # --- assignment --------------------------------------------------------------------------
     def _may_sign(self, key_id: str, time_ms: int) -> bool:
+        # Writer threads sign while the consuming thread may be waiting on them: a manifest
+        # read here too keeps a rotation from being missed when no checkpoint comes.
+        if time.monotonic() - self._manifest_read >= self.settings.checkpoint_interval_s:
+            self._refresh_manifest()
         return self.manifest.may_sign(key_id, time_ms)
 
     def _refresh_manifest(self) -> None:
         """Follow newer key manifest versions from the one trusted now
         (:func:`~riskseal.sealer.keyring.followed_manifest`); keep it when that fails."""
-        try:
-            followed = followed_manifest(self.store, self.settings.s3_prefix, self.manifest)
-        except (RiskSealError, ValueError) as exc:
-            log.warning("key manifest not followed, keeping version %d: %s",
-                        self.manifest.version, exc)  # fmt: skip
+        with self._manifest_lock:
+            self._manifest_read = time.monotonic()
+            try:
+                followed = keyring.followed_manifest(
+                    self.store, self.settings.s3_prefix, self.manifest
+                )
+            except (RiskSealError, ValueError) as exc:
+                log.warning("key manifest not followed, keeping version %d: %s",
+                            self.manifest.version, exc)  # fmt: skip
+                return
+            if followed.version > self.manifest.version:
+                log.info("key manifest version %d", followed.version)
+                self.manifest = followed
+        self._announce_retirement()
+
+    def _announce_retirement(self) -> None:
+        """Log, once per cut-over, that the manifest ends this sealer's key's validity."""
+        entry = self.manifest.entry(self.signer.key_id)
+        end = None if entry is None else entry.valid_until_ms
+        if end is None or end == self._announced_end:
             return
-        if followed.version > self.manifest.version:
-            log.info("key manifest version %d", followed.version)
-            self.manifest = followed
+        self._announced_end = end
+        log.warning(
+            "signing key %s retires at %s (key manifest version %d): this sealer stops "
+            "%.0f s before; start the sealers with the key that took over before then",
+            self.signer.key_id, keyring.format_ms(end), self.manifest.version,
+            keyring.RETIREMENT_LEAD_S,
+        )  # fmt: skip
+
+    def _retire_now(self) -> bool:
+        """Whether the key's cut-over is near enough to stop (and :attr:`retired` says so)."""
+        cut_over = keyring.due_cut_over(self.manifest, self.signer.key_id, keyring.now_ms())
+        if cut_over is None:
+            return False
+        self.retired = (
+            f"signing key {self.signer.key_id} retires at {keyring.format_ms(cut_over)} (key "
+            f"manifest version {self.manifest.version}); the sealer sealed what it held and "
+            "stopped: start it with the key that took over (RISKSEAL_SIGNING_KEY_FILE)"
+        )
+        return True
 
     def _recover(self, chain: ChainId) -> ChainHead | None:
         delay = 0.2
