@@ -77,9 +77,10 @@ def rotate(
     Signed by both keys; blocks signed by the old key stay verifiable. Until the cut-over
     both keys may sign: restart the sealers one at a time with the new key
     (RISKSEAL_SIGNING_KEY_FILE). A sealer still running with the old key reads the new
-    manifest at its next checkpoint and stops by itself shortly before the cut-over, having
-    sealed what it held, so no block is ever signed by a retired key. `--cut-over now`
-    retires the old key at once (a leaked key): stop every sealer before.
+    manifest within 30 s and stops by itself 10 s before the cut-over, having sealed what it
+    held; it signs nothing with a manifest older than 30 s. A cut-over must be at least 5 min
+    40 s ahead (sealer clocks may be 5 min off). `--cut-over now` retires the old key at once
+    (a leaked key): stop every sealer before.
 
     Example:
 
@@ -89,15 +90,7 @@ def rotate(
     now = keyring.now_ms()
     cut_over_ms = parse_cut_over(cut_over, now)
     if cut_over_ms is not None:
-        earliest = keyring.earliest_cut_over_ms(settings.checkpoint_interval_s, now)
-        if cut_over_ms < earliest:
-            raise ConfigError(
-                f"--cut-over {cut_over} is too soon: running sealers read the key manifest "
-                f"every {settings.checkpoint_interval_s:g} s (RISKSEAL_CHECKPOINT_INTERVAL_S) "
-                f"and stop {keyring.RETIREMENT_LEAD_S:g} s before the cut-over, so give "
-                f"{keyring.format_ms(earliest)} or later, or stop every sealer and give "
-                "--cut-over now"
-            )
+        keyring.check_cut_over(cut_over_ms, now)  # before the bucket is touched
     store = S3BlockStore(
         s3_client_for(settings, "writer"),
         settings.s3_bucket,

@@ -6,18 +6,23 @@ import time
 from datetime import UTC, datetime
 
 from riskseal.audit.manifest_checks import follow_versions
+from riskseal.block import CLOCK_SKEW_MS
 from riskseal.errors import ConfigError, IntegrityError
 from riskseal.keys import SignatureError, Signer
 from riskseal.manifest import KeyManifest, ManifestError, first_manifest, manifest_key, rotated
 from riskseal.note import NoteError
 from riskseal.sealer.store import BlockStore
 
+MANIFEST_MAX_AGE_S = 30.0
+"""A sealer signs only with a key manifest it read successfully within this long
+(:class:`~riskseal.sealer.manifest_watch.ManifestWatch`)."""
+
+ROTATION_CLOCK_SKEW_S = CLOCK_SKEW_MS / 1000
+"""How far a sealer's clock may be from the clock of the host running ``keys rotate``."""
+
 RETIREMENT_LEAD_S = 10.0
 """How long before its key's cut-over a running sealer stops: time to seal what it holds and
 write its last checkpoints while the key is still valid."""
-
-CUT_OVER_MARGIN_S = 10.0
-"""Added to the earliest cut-over for a manifest read that is slow or retried."""
 
 
 def now_ms() -> int:
@@ -99,11 +104,12 @@ def due_cut_over(manifest: KeyManifest, key_id: str, now: int) -> int | None:
     return entry.valid_until_ms
 
 
-def earliest_cut_over_ms(checkpoint_interval_s: float, now: int) -> int:
-    """The earliest scheduled cut-over that running sealers see in time: they read the key
-    manifest again at each checkpoint (and before signing, once that read is older than
-    the interval), then stop :data:`RETIREMENT_LEAD_S` before the cut-over."""
-    return now + int((checkpoint_interval_s + RETIREMENT_LEAD_S + CUT_OVER_MARGIN_S) * 1000)
+def earliest_cut_over_ms(now: int) -> int:
+    """The earliest cut-over a rotation published at ``now`` may schedule: a sealer reads the
+    manifest within :data:`MANIFEST_MAX_AGE_S` (or signs nothing), its clock may be
+    :data:`ROTATION_CLOCK_SKEW_S` off, and it stops :data:`RETIREMENT_LEAD_S` before."""
+    ahead_s = MANIFEST_MAX_AGE_S + ROTATION_CLOCK_SKEW_S + RETIREMENT_LEAD_S
+    return now + int(ahead_s * 1000)
 
 
 def format_ms(time_ms: int) -> str:
@@ -112,30 +118,53 @@ def format_ms(time_ms: int) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def check_cut_over(cut_over_ms: int, now: int) -> None:
+    """ConfigError unless a cut-over scheduled at ``now`` is at least
+    :func:`earliest_cut_over_ms` ahead, which running sealers are sure to see in time."""
+    earliest = earliest_cut_over_ms(now)
+    if cut_over_ms >= earliest:
+        return
+    past = " is in the past:" if cut_over_ms < now else " is too soon:"
+    raise ConfigError(
+        f"the cut-over {format_ms(cut_over_ms)}{past} running sealers read the key manifest "
+        f"at least every {MANIFEST_MAX_AGE_S:g} s, their clocks may be "
+        f"{ROTATION_CLOCK_SKEW_S:g} s off, and they stop {RETIREMENT_LEAD_S:g} s before the "
+        f"cut-over, so give {format_ms(earliest)} or later, or stop every sealer and give "
+        "--cut-over now"
+    )
+
+
 def publish_rotation(
     store: BlockStore, prefix: str, old: Signer, new: Signer, cut_over_ms: int | None = None
 ) -> KeyManifest:
     """Write the next manifest version: ``old`` valid until ``cut_over_ms`` (default: now),
-    ``new`` valid from now, signed by both.
+    ``new`` valid from now on, signed by both.
 
-    ConfigError, with nothing written, for a cut-over in the past (blocks ``old`` signed
-    since would lose their validity) or a version that ``riskseal verify`` would not follow
-    from version 0 (docs/FORMAT.md, "Keys"): a manifest version is locked once written.
+    ConfigError, with nothing written, for a cut-over sealers could miss
+    (:func:`check_cut_over`), a ``new`` key that is ``old`` or was retired, or a version
+    that ``riskseal verify`` would not follow from version 0 (docs/FORMAT.md, "Keys"): a
+    manifest version is locked once written.
     """
+    if new.key_id == old.key_id:
+        raise ConfigError(f"--old and --new are the same key ({old.key_id}): generate a new one")
     manifest = latest_manifest(store, prefix)
     if manifest is None:
         raise ConfigError("no key manifest in the bucket yet; start the sealer first")
     if manifest.entry(old.key_id) is None:
         raise ConfigError(f"{old.key_id} is not in key manifest version {manifest.version}")
-    now = now_ms()
-    if cut_over_ms is not None and cut_over_ms < now:
+    known = manifest.entry(new.key_id)
+    if known is not None and known.valid_until_ms is not None:
         raise ConfigError(
-            f"the cut-over {format_ms(cut_over_ms)} is in the past: blocks {old.key_id} signed "
-            "since then would no longer be valid; give a time from now on (or `now`)"
+            f"{new.key_id} is in key manifest version {manifest.version} with an end "
+            f"({format_ms(known.valid_until_ms)}), and no key can extend its own validity: "
+            "take over with a newly generated key"
         )
+    versions = manifest_versions(store, prefix)
+    now = now_ms()
+    if cut_over_ms is not None:
+        check_cut_over(cut_over_ms, now)
     next_manifest = rotated(manifest, old, new, now, cut_over_ms)
     data = next_manifest.sign([old, new])
-    versions = manifest_versions(store, prefix)
     first = KeyManifest.parse(versions[0])
     try:
         follow_versions([*versions, data], [entry.key for entry in first.entries])

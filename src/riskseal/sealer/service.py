@@ -38,12 +38,13 @@ from confluent_kafka import (
 from riskseal.block import ChainId
 from riskseal.contract.codec import EventCodec
 from riskseal.contract.schemas_set import EventType
-from riskseal.errors import ChainHeadError, RiskSealError, StorageUnavailableError
+from riskseal.errors import ChainHeadError, StorageUnavailableError
 from riskseal.keys import Signer
 from riskseal.manifest import KeyManifest
 from riskseal.sealer import keyring
 from riskseal.sealer.batch import Batch, OffsetGap, RecordEncoder
 from riskseal.sealer.chain import ChainHead, ChainWriter, recover_head
+from riskseal.sealer.manifest_watch import ManifestWatch
 from riskseal.sealer.metrics import SealerMetrics
 from riskseal.sealer.store import BlockStore
 from riskseal.sealer.writer import BlockWriter, CheckpointJob, PartitionState, SealJob
@@ -75,15 +76,12 @@ class Sealer:
     ) -> None:
         self.settings = settings
         self.signer = signer
-        self.manifest = manifest
+        self.manifest_watch = ManifestWatch(store, settings.s3_prefix, manifest, signer.key_id)
         """The newest key manifest seen: followed again when partitions are assigned, after a
-        lost race, at each checkpoint and before a signature once the last read is older
-        than the checkpoint interval, so a rotation reaches a running sealer."""
+        lost race, every third of ``MANIFEST_MAX_AGE_S`` and before a signature once older,
+        so a rotation reaches a running sealer before its cut-over."""
         self.retired: str | None = None
         """Why the sealer stopped by itself: its key's cut-over came (see ``run``)."""
-        self._manifest_read = time.monotonic()
-        self._manifest_lock = threading.Lock()
-        self._announced_end: int | None = None
         self.store = store
         self.metrics = metrics or SealerMetrics()
         self.on_chain_stopped = on_chain_stopped
@@ -121,7 +119,6 @@ class Sealer:
         before the key manifest ends its key's validity (a rotation with a cut-over), and
         says why in :attr:`retired`: nothing is ever signed with a retired key.
         """
-        self._announce_retirement()
         self.consumer.subscribe(
             list(self.settings.audit_topics), on_assign=self._on_assign, on_revoke=self._on_revoke
         )
@@ -137,8 +134,8 @@ class Sealer:
                     self._accept(self.consumer.consume(num_messages=CONSUME_BATCH, timeout=0))
                 self._seal_due(force=False)
                 self._collect()
+                self.manifest_watch.refresh(older_than_s=keyring.MANIFEST_MAX_AGE_S / 3)
                 if time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_interval_s:
-                    self._refresh_manifest()
                     self.write_checkpoints()
                     log.info("%s", self.metrics.summary())
             self._seal_due(force=True)
@@ -308,7 +305,7 @@ class Sealer:
         """Another sealer wrote our next block: drop the batch, re-read the head, seek."""
         state.active = False
         state.batch.clear()
-        self._refresh_manifest()  # the winner may sign with a key added since the start
+        self.manifest_watch.refresh()  # the winner may sign with a key added since the start
         head = self._recover(chain)
         key = (chain.topic, chain.partition)
         if head is None:
@@ -316,7 +313,7 @@ class Sealer:
             return
         writer = ChainWriter(
             head, self.store, self.signer, self.settings.s3_prefix, self.settings.log_origin,
-            may_sign=self._may_sign,
+            may_sign=self.manifest_watch.may_sign,
         )  # fmt: skip
         self.partitions[key] = PartitionState(writer, self._new_batch(chain, head, resync=True))
         log.info(
@@ -336,54 +333,21 @@ class Sealer:
         )
 
     # --- assignment --------------------------------------------------------------------------
-    def _may_sign(self, key_id: str, time_ms: int) -> bool:
-        # Writer threads sign while the consuming thread may be waiting on them: a manifest
-        # read here too keeps a rotation from being missed when no checkpoint comes.
-        if time.monotonic() - self._manifest_read >= self.settings.checkpoint_interval_s:
-            self._refresh_manifest()
-        return self.manifest.may_sign(key_id, time_ms)
-
-    def _refresh_manifest(self) -> None:
-        """Follow newer key manifest versions from the one trusted now
-        (:func:`~riskseal.sealer.keyring.followed_manifest`); keep it when that fails."""
-        with self._manifest_lock:
-            self._manifest_read = time.monotonic()
-            try:
-                followed = keyring.followed_manifest(
-                    self.store, self.settings.s3_prefix, self.manifest
-                )
-            except (RiskSealError, ValueError) as exc:
-                log.warning("key manifest not followed, keeping version %d: %s",
-                            self.manifest.version, exc)  # fmt: skip
-                return
-            if followed.version > self.manifest.version:
-                log.info("key manifest version %d", followed.version)
-                self.manifest = followed
-        self._announce_retirement()
-
-    def _announce_retirement(self) -> None:
-        """Log, once per cut-over, that the manifest ends this sealer's key's validity."""
-        entry = self.manifest.entry(self.signer.key_id)
-        end = None if entry is None else entry.valid_until_ms
-        if end is None or end == self._announced_end:
-            return
-        self._announced_end = end
-        log.warning(
-            "signing key %s retires at %s (key manifest version %d): this sealer stops "
-            "%.0f s before; start the sealers with the key that took over before then",
-            self.signer.key_id, keyring.format_ms(end), self.manifest.version,
-            keyring.RETIREMENT_LEAD_S,
-        )  # fmt: skip
-
     def _retire_now(self) -> bool:
-        """Whether the key's cut-over is near enough to stop (and :attr:`retired` says so)."""
-        cut_over = keyring.due_cut_over(self.manifest, self.signer.key_id, keyring.now_ms())
+        """Whether the key's cut-over is near enough to stop (and :attr:`retired` says so).
+
+        A block is dated no earlier than its chain's last block or checkpoint, which another
+        sealer's clock may have put ahead of this one's: the latest of those dates counts."""
+        heads = [state.writer.head.not_before_ms for state in self.partitions.values()
+                 if state.writer is not None]  # fmt: skip
+        cut_over = self.manifest_watch.due_cut_over(max([keyring.now_ms(), *heads]))
         if cut_over is None:
             return False
         self.retired = (
             f"signing key {self.signer.key_id} retires at {keyring.format_ms(cut_over)} (key "
-            f"manifest version {self.manifest.version}); the sealer sealed what it held and "
-            "stopped: start it with the key that took over (RISKSEAL_SIGNING_KEY_FILE)"
+            f"manifest version {self.manifest_watch.manifest.version}); the sealer sealed what "
+            "it held and stopped: start it with the key that took over "
+            "(RISKSEAL_SIGNING_KEY_FILE)"
         )
         return True
 
@@ -392,8 +356,9 @@ class Sealer:
         while True:
             try:
                 return recover_head(
-                    self.store, self.settings.s3_prefix, chain, self.manifest.public_keys(),
-                    self._may_sign, now_ms=time.time_ns() // 1_000_000,
+                    self.store, self.settings.s3_prefix, chain,
+                    self.manifest_watch.manifest.public_keys(), self.manifest_watch.may_sign,
+                    now_ms=time.time_ns() // 1_000_000,
                 )  # fmt: skip
             except ChainHeadError as exc:
                 log.error("%s", exc)
@@ -408,7 +373,7 @@ class Sealer:
                 delay = min(delay * 2, self.settings.s3_retry_max_s)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._refresh_manifest()  # once: a head may be signed by a key added since the start
+        self.manifest_watch.refresh()  # a head may be signed by a key added since the start
         positioned = []
         stopped = []
         for partition in partitions:
@@ -423,7 +388,7 @@ class Sealer:
                 continue
             writer = ChainWriter(
                 head, self.store, self.signer, self.settings.s3_prefix, self.settings.log_origin,
-                may_sign=self._may_sign,
+                may_sign=self.manifest_watch.may_sign,
             )  # fmt: skip
             self.partitions[(partition.topic, partition.partition)] = PartitionState(
                 writer, self._new_batch(chain, head)

@@ -209,10 +209,13 @@ class BlockWriter:
         if not state.active or writer is None or self._abandon.is_set():
             return Outcome(state, None)
         started = built = time.perf_counter()
-        block = writer.build_from(batch.records, batch.first_offset, batch.last_offset)
+        block = None
         delay = 0.2
         while True:
             try:
+                if block is None:  # building signs, and may wait for a key manifest read
+                    block = writer.build_from(batch.records, batch.first_offset, batch.last_offset)
+                    built = time.perf_counter()
                 writer.append(block)
                 break
             except BlockExistsError:
@@ -226,13 +229,12 @@ class BlockWriter:
                 if not _sleep_while(wanted, delay * random.uniform(0.5, 1.5)):  # noqa: S311 - jitter
                     return Outcome(state, None)
                 delay = min(delay * 2, self.retry_max_s)
-                if time.perf_counter() - built >= self.redate_after_s:
+                if block is not None and time.perf_counter() - built >= self.redate_after_s:
                     # Dated and signed again (its key checked again): a block stored long
                     # after its date could predate a checkpoint that leaves it out.
                     log.warning("block %s not written for %.0f s: dating and signing it again",
                                 block.header.object_key, time.perf_counter() - built)  # fmt: skip
-                    block = writer.build_from(batch.records, batch.first_offset, batch.last_offset)
-                    built = time.perf_counter()
+                    block = None
         took_ms = (time.perf_counter() - started) * 1000
         with self._metrics_lock:
             self.metrics.sealed(batch, time.time_ns() // 1_000_000, took_ms)
@@ -255,7 +257,12 @@ class BlockWriter:
             if head.next_seq == 0:
                 continue
             now_ms = writer.clock_ms()
-            writer.check_key(now_ms)
+            try:
+                writer.check_key(now_ms)
+            except StorageUnavailableError as exc:  # the key manifest cannot be read now
+                self._count("s3_errors")
+                log.warning("checkpoint of %s not signed: %s", head.chain, exc)
+                continue
             note = signed_checkpoint(
                 job.origin, head.chain, head.tree.size, head.tree.root(), writer.signer,
                 time_ms=now_ms,

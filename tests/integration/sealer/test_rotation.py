@@ -56,8 +56,10 @@ def test_a_running_sealer_stops_before_a_scheduled_cut_over_and_signs_nothing_af
     world: SealingWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(keyring, "RETIREMENT_LEAD_S", 1.0)  # seconds, not the real 10
-    monkeypatch.setattr(keyring, "CUT_OVER_MARGIN_S", 0.5)
+    # Seconds, not the real minutes: a cut-over may then come 4 s after the rotation.
+    monkeypatch.setattr(keyring, "MANIFEST_MAX_AGE_S", 3.0)
+    monkeypatch.setattr(keyring, "ROTATION_CLOCK_SKEW_S", 0.0)
+    monkeypatch.setattr(keyring, "RETIREMENT_LEAD_S", 1.0)
     for name, value in world.settings.to_env().items():
         monkeypatch.setenv(name, value)
     first = world.sealer()
@@ -73,7 +75,7 @@ def test_a_running_sealer_stops_before_a_scheduled_cut_over_and_signs_nothing_af
             rotate = ["keys", "rotate", "--old", str(world.key_file), "--new", str(new_key)]
             assert main([*rotate, "--cut-over", "1s"]) == 2
             assert "is too soon" in capsys.readouterr().err
-            assert main([*rotate, "--cut-over", "6s"]) == 0
+            assert main([*rotate, "--cut-over", "8s"]) == 0
             sealed = first.metrics.records
             during = world.produce(40)  # the old key is still valid: the sealer goes on
             wait_for(lambda: first.metrics.records >= sealed + len(during) + 40)

@@ -11,6 +11,7 @@ from riskseal.errors import BlockExistsError, ChainHeadError, SigningKeyError
 from riskseal.keys import FileSigner, PublicKeys
 from riskseal.manifest import first_manifest, rotated
 from riskseal.merkle import root
+from riskseal.sealer import chain
 from riskseal.sealer.chain import ChainWriter, find_head_seq, latest_index, recover_head
 from riskseal.sealer.store import MemoryBlockStore
 from tests.unit.sealer.helpers import CHAIN, ORIGIN, PREFIX, chain_of, records
@@ -159,6 +160,29 @@ def test_a_retired_key_signs_nothing_more() -> None:
     with pytest.raises(SigningKeyError, match="start the sealer with the key that took over"):
         writer.build(records(1, 1))
     writer.check_key(T0)  # still valid before the rotation
+
+
+@pytest.mark.parametrize(("slow_after_s", "dated"), [(0.0, T0 + 2), (3600.0, T0 + 1)])
+def test_a_block_whose_key_check_was_slow_is_dated_after_it(
+    monkeypatch: pytest.MonkeyPatch, slow_after_s: float, dated: int
+) -> None:
+    # The check may read the key manifest from S3, for as long as that takes: the block's
+    # date must stay close to its signature (a check as slow as slow_after_s is "slow").
+    monkeypatch.setattr(chain, "REDATE_AFTER_CHECK_S", slow_after_s)
+    store, signer = MemoryBlockStore(), FileSigner.generate("s")
+    writer = chain_of(store, signer, [1])  # dated T0
+    clock = iter([T0 + 1, T0 + 2])
+    writer.clock_ms = lambda: next(clock)
+    checked: list[int] = []
+
+    def may_sign(key_id: str, time_ms: int) -> bool:
+        checked.append(time_ms)
+        return True
+
+    writer.may_sign = may_sign
+    block = writer.build(records(1, 1))
+    assert block.header.created_ms == dated
+    assert checked[-1] == dated  # the date signed is the date checked
 
 
 @pytest.mark.parametrize(

@@ -81,13 +81,15 @@ def test_rotation_without_a_cut_over_retires_the_old_key_now(clock: Callable[[in
     assert published.may_sign(old.key_id, NOW_MS - 1)
 
 
-def test_a_cut_over_in_the_past_is_refused_and_nothing_is_written(
+def test_a_cut_over_in_the_past_or_too_soon_is_refused_and_nothing_is_written(
     clock: Callable[[int], None],
 ) -> None:
     old, new = FileSigner.generate("old"), FileSigner.generate("new")
     store = bucket_with(old, NOW_MS - 10 * MINUTE_MS)
-    with pytest.raises(ConfigError, match=r"is in the past: blocks old\+[0-9a-f]{8} signed since"):
+    with pytest.raises(ConfigError, match="is in the past: running sealers"):
         publish_rotation(store, "p", old, new, NOW_MS - MINUTE_MS)
+    with pytest.raises(ConfigError, match="is too soon: running sealers"):
+        publish_rotation(store, "p", old, new, earliest_cut_over_ms(NOW_MS) - 1)
     assert len(manifest_versions(store, "p")) == 1
 
 
@@ -117,19 +119,54 @@ def test_a_sealer_stops_a_lead_before_its_key_cut_over() -> None:
 
 def test_a_sealer_does_not_start_with_a_key_about_to_retire(clock: Callable[[int], None]) -> None:
     old, new = FileSigner.generate("old"), FileSigner.generate("new")
-    store = bucket_with(old, NOW_MS - MINUTE_MS)
+    store = bucket_with(old, NOW_MS - 20 * MINUTE_MS)
+    clock(NOW_MS - 10 * MINUTE_MS)
     cut_over = NOW_MS + LEAD_MS // 2
     publish_rotation(store, "p", old, new, cut_over)
+    clock(NOW_MS)
     with pytest.raises(ConfigError, match=f"retires at {format_ms(cut_over)}.*took over"):
         ensure_signer_listed(store, "p", old)
     assert ensure_signer_listed(store, "p", new).version == 1
 
 
-def test_the_earliest_cut_over_covers_a_manifest_read_and_the_stop() -> None:
-    earliest = earliest_cut_over_ms(10.0, NOW_MS)
-    assert earliest - NOW_MS == int(
-        (10.0 + keyring.RETIREMENT_LEAD_S + keyring.CUT_OVER_MARGIN_S) * 1000
-    )
+def test_the_earliest_cut_over_covers_a_stale_manifest_a_clock_skew_and_the_stop() -> None:
+    ahead_s = keyring.MANIFEST_MAX_AGE_S + keyring.ROTATION_CLOCK_SKEW_S + keyring.RETIREMENT_LEAD_S
+    assert earliest_cut_over_ms(NOW_MS) - NOW_MS == int(ahead_s * 1000) == 340_000
+
+
+def test_the_same_key_cannot_take_over_from_itself(clock: Callable[[int], None]) -> None:
+    old = FileSigner.generate("old")
+    store = bucket_with(old, NOW_MS - MINUTE_MS)
+    with pytest.raises(ConfigError, match="--old and --new are the same key"):
+        publish_rotation(store, "p", old, old, NOW_MS + 10 * MINUTE_MS)
+    assert len(manifest_versions(store, "p")) == 1
+
+
+def test_a_retired_key_cannot_take_over_again(clock: Callable[[int], None]) -> None:
+    # B retired in favour of C; then C -> B would leave B's old end in place, and no key
+    # valid after C's cut-over: the manifest could never be rotated again.
+    first, second, third = (FileSigner.generate(name) for name in ("a", "b", "c"))
+    store = bucket_with(first, NOW_MS - 10 * MINUTE_MS)
+    clock(NOW_MS - 8 * MINUTE_MS)
+    publish_rotation(store, "p", first, second)
+    clock(NOW_MS - 6 * MINUTE_MS)
+    publish_rotation(store, "p", second, third)
+    clock(NOW_MS)
+    with pytest.raises(ConfigError, match="no key can extend its own validity"):
+        publish_rotation(store, "p", third, second, NOW_MS + 10 * MINUTE_MS)
+    assert len(manifest_versions(store, "p")) == 3
+
+
+def test_rotating_again_to_the_same_new_key_can_bring_the_cut_over_forward(
+    clock: Callable[[int], None],
+) -> None:
+    old, new = FileSigner.generate("old"), FileSigner.generate("new")
+    store = bucket_with(old, NOW_MS - MINUTE_MS)
+    publish_rotation(store, "p", old, new, NOW_MS + 10 * MINUTE_MS)
+    clock(NOW_MS + MINUTE_MS)
+    leaked = publish_rotation(store, "p", old, new)  # the old key leaked: retire it now
+    assert not leaked.may_sign(old.key_id, NOW_MS + MINUTE_MS)
+    assert follow_versions(manifest_versions(store, "p"), [old.verifier]) == leaked
 
 
 @pytest.mark.parametrize(
@@ -161,18 +198,13 @@ def test_rotate_refuses_a_cut_over_sealers_could_miss_before_touching_the_bucket
 ) -> None:
     for name in ("old", "new"):
         FileSigner.generate(name).save(tmp_path / f"{name}.key")
-    monkeypatch.setenv("RISKSEAL_CHECKPOINT_INTERVAL_S", "60")
     monkeypatch.setenv("RISKSEAL_S3_ENDPOINT", "http://127.0.0.1:9")  # nothing listens
-    args = [
-        "keys",
-        "rotate",
-        "--old",
-        str(tmp_path / "old.key"),
-        "--new",
-        str(tmp_path / "new.key"),
-    ]
-    assert main([*args, "--cut-over", "75s"]) == 2
+    old, new = str(tmp_path / "old.key"), str(tmp_path / "new.key")
+    args = ["keys", "rotate", "--old", old, "--new", new]
+    assert main([*args, "--cut-over", "5m"]) == 2
     message = capsys.readouterr().err
-    assert "--cut-over 75s is too soon" in message
-    assert "every 60 s (RISKSEAL_CHECKPOINT_INTERVAL_S)" in message
+    assert "is too soon: running sealers read the key manifest at least every 30 s" in message
+    assert "their clocks may be 300 s off" in message
     assert "or stop every sealer and give --cut-over now" in message
+    assert main([*args, "--cut-over", "2020-01-01T00:00Z"]) == 2
+    assert "the cut-over 2020-01-01T00:00:00Z is in the past" in capsys.readouterr().err

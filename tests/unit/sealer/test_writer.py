@@ -309,3 +309,35 @@ def test_each_chain_keeps_its_order_across_writer_threads(
 def test_a_writer_needs_a_thread(store: MemoryBlockStore, metrics: SealerMetrics) -> None:
     with pytest.raises(ValueError, match="at least one thread"):
         BlockWriter(store, metrics, retry_max_s=0.01, threads=0)
+
+
+def test_a_key_manifest_that_cannot_be_read_delays_signing_and_loses_nothing(
+    signer: FileSigner, metrics: SealerMetrics
+) -> None:
+    # Too old to sign with and unreadable (ManifestWatch): like S3 down, the block and the
+    # checkpoint wait instead of stopping the sealer.
+    store = MemoryBlockStore()
+    calls: list[int] = []
+
+    def may_sign(key_id: str, time_ms: int) -> bool:
+        calls.append(time_ms)
+        if len(calls) in {1, 2, 4}:  # the block twice, then the first checkpoint after it
+            raise StorageUnavailableError("key manifest too old and not readable")
+        return True
+
+    clock = iter(range(1_790_000_000_000, 1_790_000_000_010))
+    state = _state(store, signer, clock, may_sign=may_sign)
+    writer = BlockWriter(store, metrics, retry_max_s=0.01)
+    writer.start()
+    try:
+        writer.submit(CheckpointJob((state,), ORIGIN, PREFIX))  # no blocks yet: none due
+        writer.submit(SealJob(state, batch_of(0, 2)))
+        writer.submit(CheckpointJob((state,), ORIGIN, PREFIX))  # not signed: skipped
+        writer.submit(CheckpointJob((state,), ORIGIN, PREFIX))
+        [outcome] = collect(writer, 1)
+    finally:
+        writer.close()
+    assert outcome.written == 1
+    assert store.get(block_key(PREFIX, CHAIN, 0)) is not None
+    assert len(store.keys(f"{PREFIX}/checkpoints/")) == 1
+    assert metrics.s3_errors == 3
