@@ -87,23 +87,32 @@ def export_rows(
     """The rows of the verified blocks ``verifier`` walks, in sealed order, chain by chain.
 
     Raises ExportStoppedError at the first finding in scope, before any row of the block
-    concerned, unless ``include_unverified``; then the rows of a block that failed carry its
-    findings, and findings that are not on a block stay in ``verifier.report``.
+    concerned (or after the last row, for a finding on the trail as a whole: a truncated
+    tail, a stale or forked checkpoint, no chain at all), unless ``include_unverified``;
+    then the rows of a block that failed carry its findings, and findings that are not on a
+    block stay in ``verifier.report``.
     """
     codec = codec or EventCodec()
     expected = topic_event_types(verifier.options.audit_topics)
     findings = verifier.report.findings
     seen = 0
     for item in verifier.walk():
-        new = [f for f in findings[seen:] if f.kind not in OUT_OF_SCOPE]
+        if not include_unverified:
+            _stop_at_new_findings(findings, seen)
         seen = len(findings)
-        if new and not include_unverified:
-            raise ExportStoppedError(
-                f"export stopped: {describe(new[0])}"
-                + (f" (and {len(new) - 1} more finding(s))" if len(new) > 1 else "")
-            )
         if isinstance(item, CheckedBlock) and item.block is not None:
             yield from block_rows(item, codec, wanted, expected)
+    if not include_unverified:  # findings of the walk's end: tail, checkpoints, no chain
+        _stop_at_new_findings(findings, seen)
+
+
+def _stop_at_new_findings(findings: list[Finding], seen: int) -> None:
+    new = [f for f in findings[seen:] if f.kind not in OUT_OF_SCOPE]
+    if new:
+        raise ExportStoppedError(
+            f"export stopped: {describe(new[0])}"
+            + (f" (and {len(new) - 1} more finding(s))" if len(new) > 1 else "")
+        )
 
 
 def block_rows(

@@ -1,4 +1,5 @@
-"""The sealed trail as replay input: requests, actions and decisions from verified blocks only.
+"""The sealed trail as replay input: requests, actions and decisions from verified blocks only,
+each from its own topic.
 
 Built on :func:`riskseal.audit.export.export_rows`, so every block is verified exactly as
 ``riskseal verify`` does before any of its events is used, and a block that fails stops the
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from riskseal.audit.event_checks import topic_event_types
 from riskseal.audit.export import ExportFilter, export_rows
 from riskseal.audit.verify import Verifier
 from riskseal.contract.events import AccessAction, AccessRequest, Decision
@@ -35,6 +37,8 @@ class SealedStream:
     """Sealed records of these topics that do not decode (reported, not replayed)."""
     ahead: int = 0
     """Requests and actions stamped too far ahead of their record (not replayed)."""
+    misplaced: int = 0
+    """Events sealed on a topic not of their type (a worker refuses them; not replayed)."""
 
 
 def read_sealed_stream(verifier: Verifier, max_event_ahead_s: float | None = None) -> SealedStream:
@@ -45,7 +49,8 @@ def read_sealed_stream(verifier: Verifier, max_event_ahead_s: float | None = Non
     left them (:class:`~riskseal.risk.intake.RecordTime`), and counted in ``ahead``.
     """
     max_ahead_ms = None if max_event_ahead_s is None else round(max_event_ahead_s * 1000)
-    ahead = 0
+    topic_types = topic_event_types(verifier.options.audit_topics)
+    ahead = misplaced = 0
     lanes: dict[int, tuple[list[tuple[int, Event]], list[tuple[int, Event]]]] = {}
     decisions: list[Decision] = []
     undecodable = 0
@@ -53,14 +58,18 @@ def read_sealed_stream(verifier: Verifier, max_event_ahead_s: float | None = Non
         if row.event is None:
             undecodable += 1
             continue
+        expected = topic_types.get(row.topic)
+        if expected is None or row.event_type != expected.value:
+            misplaced += 1  # e.g. a decision written to the requests topic is no decision
+            continue
         record: Mapping[str, Any] = row.event
         event: Event
-        if row.event_type == EventType.ACCESS_REQUEST.value:
+        if expected is EventType.ACCESS_REQUEST:
             event, lane_index = AccessRequest.from_record(record), 0
-        elif row.event_type == EventType.ACCESS_ACTION.value:
+        elif expected is EventType.ACCESS_ACTION:
             event, lane_index = AccessAction.from_record(record), 1
         else:
-            if row.event_type == EventType.DECISION.value:
+            if expected is EventType.DECISION:
                 decisions.append(Decision.from_record(record))
             continue
         arrival = None if max_ahead_ms is None else RecordTime(row.kafka_timestamp, max_ahead_ms)
@@ -72,7 +81,7 @@ def read_sealed_stream(verifier: Verifier, max_event_ahead_s: float | None = Non
         partition: (_by_offset(requests), _by_offset(actions))
         for partition, (requests, actions) in lanes.items()
     }
-    return SealedStream(in_merge_order(in_offset_order), decisions, undecodable, ahead)
+    return SealedStream(in_merge_order(in_offset_order), decisions, undecodable, ahead, misplaced)
 
 
 def _by_offset(records: list[tuple[int, Event]]) -> list[Event]:

@@ -25,7 +25,12 @@ from riskseal.cli._common import (
     trail_source,
     verify_options,
 )
-from riskseal.cli._trail_options import LocalCopyOption, TrustOption
+from riskseal.cli._trail_options import (
+    DEFAULT_MAX_CHECKPOINT_AGE_S,
+    LocalCopyOption,
+    MaxCheckpointAgeOption,
+    TrustOption,
+)
 from riskseal.contract.events import Alert, Decision
 from riskseal.errors import ConfigError, ExportStoppedError
 from riskseal.risk.engine import RiskEngine
@@ -65,6 +70,7 @@ def replay(
     ] = False,
     local: LocalCopyOption = None,
     trust: TrustOption = None,
+    max_checkpoint_age: MaxCheckpointAgeOption = DEFAULT_MAX_CHECKPOINT_AGE_S,
     from_: Annotated[
         str | None,
         typer.Option(
@@ -113,7 +119,9 @@ def replay(
     ({"kind": "alert", ...}). With --expected, or with --trail / --local (where the sealed
     decisions are expected), compares every decision field but the source stamp and exits 1
     on any difference, naming the request and the fields. The trail is verified block by
-    block as it is read; a block that fails verification stops the replay (exit 1).
+    block as it is read; a block that fails verification stops the replay, and so does a
+    finding on the trail as a whole (a truncated tail, a checkpoint older than
+    --max-checkpoint-age: raise it to replay a trail no sealer writes to any more): exit 1.
 
     Example:
 
@@ -148,7 +156,7 @@ def replay(
                 recorded = in_event_time_order(recorded)
             wanted = _read_decisions(expected) if expected is not None else None
         else:
-            sealed = _read_trail(settings, local, trust or [])
+            sealed = _read_trail(settings, local, trust or [], max_checkpoint_age)
             recorded = sealed.events
             wanted = sealed.decisions
             if sealed.undecodable:
@@ -158,6 +166,12 @@ def replay(
                     f"NOTE: {sealed.ahead} sealed events are stamped further ahead of their "
                     "Kafka record than risk_max_event_ahead_s; not replayed (a worker "
                     "dead-letters them)"
+                )
+            if sealed.misplaced:
+                err.print(
+                    f"NOTE: {sealed.misplaced} sealed events are on a topic not of their type "
+                    "(a decision on the requests topic, say); not replayed, not compared (a "
+                    "worker dead-letters them)"
                 )
     except (EventLineError, ValueError) as exc:
         err.print(f"error: {exc}", markup=False)
@@ -210,19 +224,31 @@ def replay(
     raise typer.Exit(EXIT_FAILED)
 
 
-def _read_trail(settings: Settings, local: Path | None, trust: list[Path]) -> SealedStream:
+def _read_trail(
+    settings: Settings, local: Path | None, trust: list[Path], max_checkpoint_age_s: float
+) -> SealedStream:
     source = trail_source(settings, local)
     options = replace(
         verify_options(settings, trust),
+        max_checkpoint_age_s=max_checkpoint_age_s,
         topic_filter=(settings.topic_requests, settings.topic_actions, settings.topic_decisions),
         event_checks=False,
     )
     verifier = Verifier(source, options)
     try:
-        return read_sealed_stream(verifier, settings.risk_max_event_ahead_s)
+        sealed = read_sealed_stream(verifier, settings.risk_max_event_ahead_s)
     except ExportStoppedError as exc:
         err.print(f"FAIL: {exc}".replace("export stopped", "replay stopped"), markup=False)
         raise typer.Exit(EXIT_FAILED) from None
+    for note in verifier.report.notes:
+        err.print(f"NOTE: {note}", markup=False)
+    if not any(chain.blocks for chain in verifier.report.chains):
+        raise ConfigError(
+            f"nothing to replay: no sealed block of {', '.join(options.topic_filter)} under "
+            f"{settings.s3_prefix!r}; check RISKSEAL_S3_PREFIX and the topic names "
+            "(RISKSEAL_TOPIC_REQUESTS, RISKSEAL_TOPIC_ACTIONS, RISKSEAL_TOPIC_DECISIONS)"
+        )
+    return sealed
 
 
 def _bound(text: str | None, *, is_end: bool) -> int | None:

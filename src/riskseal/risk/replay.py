@@ -144,22 +144,29 @@ class DecisionDiff:
 
 
 def diff_decisions(expected: Iterable[Decision], actual: Iterable[Decision]) -> list[DecisionDiff]:
-    """Every request whose decisions differ, by request id, in expected order then extras."""
-    want = _by_request(expected)
+    """Every request whose decisions differ, by request id, in expected order then extras.
+
+    Each expected decision is compared, so a request with two different expected decisions
+    (one sealed twice with another verdict, say) differs however the replay decides it.
+    """
+    want: dict[str, list[Decision]] = {}
+    for decision in expected:
+        want.setdefault(decision.request_id, []).append(decision)
     got = _by_request(actual)
     diffs: list[DecisionDiff] = []
-    for request_id, old in want.items():
+    for request_id, olds in want.items():
         new = got.get(request_id)
-        if new is None:
-            diffs.append(DecisionDiff(request_id, old, None))
-            continue
-        changed = tuple(
-            (name, getattr(old, name), getattr(new, name))
-            for name in COMPARED_FIELDS
-            if getattr(old, name) != getattr(new, name)
-        )
-        if changed:
-            diffs.append(DecisionDiff(request_id, old, new, changed))
+        for old in olds:
+            if new is None:
+                diffs.append(DecisionDiff(request_id, old, None))
+                continue
+            changed = tuple(
+                (name, getattr(old, name), getattr(new, name))
+                for name in COMPARED_FIELDS
+                if getattr(old, name) != getattr(new, name)
+            )
+            if changed:
+                diffs.append(DecisionDiff(request_id, old, new, changed))
     diffs.extend(
         DecisionDiff(request_id, None, new)
         for request_id, new in got.items()
