@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
@@ -195,8 +196,15 @@ class JsonlWriter:
         self.stream = stream
 
     def write(self, row: ExportRow) -> None:
-        """Write one row as a line."""
-        self.stream.write(json.dumps(json_row(row), separators=(",", ":"), ensure_ascii=False))
+        """Write one row as a line: strict JSON, so a number that is not finite (NaN, which
+        only a foreign producer can seal) is written as the string "NaN", "Infinity" or
+        "-Infinity"."""
+        document = json_row(row)
+        try:
+            line = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            line = json.dumps(_finite(document), separators=(",", ":"), ensure_ascii=False)
+        self.stream.write(line)
         self.stream.write("\n")
 
     def close(self) -> None:
@@ -227,6 +235,24 @@ def _csv_cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value  # a spreadsheet would run it as a formula (CSV injection)
+    return value
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""How a CSV cell a spreadsheet runs as a formula starts (OWASP, CSV injection): such text
+cells are written with a leading apostrophe."""
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every float that is not finite replaced by its name as a string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
     return value
 
 
@@ -309,7 +335,11 @@ def open_output(fmt: Format, output: Path | None, stdout: IO[str]) -> Iterator[R
     partial = partial_path(output)
     binary = fmt == "parquet"
     try:
-        opened = partial.open("wb" if binary else "w", newline=None if binary else "")
+        opened = (
+            partial.open("wb")
+            if binary
+            else partial.open("w", encoding="utf-8", newline="")
+        )
     except OSError as exc:
         raise ConfigError(
             f"cannot write --output {output}: {exc.strerror or exc}; give a path in a "

