@@ -117,7 +117,7 @@ class Sealer:
 
         It also stops, the same way, :data:`~riskseal.sealer.keyring.RETIREMENT_LEAD_S`
         before the key manifest ends its key's validity (a rotation with a cut-over), and
-        says why in :attr:`retired`: nothing is ever signed with a retired key.
+        says why in :attr:`retired`.
         """
         self.consumer.subscribe(
             list(self.settings.audit_topics), on_assign=self._on_assign, on_revoke=self._on_revoke
