@@ -335,11 +335,7 @@ def open_output(fmt: Format, output: Path | None, stdout: IO[str]) -> Iterator[R
     partial = partial_path(output)
     binary = fmt == "parquet"
     try:
-        opened = (
-            partial.open("wb")
-            if binary
-            else partial.open("w", encoding="utf-8", newline="")
-        )
+        opened = partial.open("wb") if binary else partial.open("w", encoding="utf-8", newline="")
     except OSError as exc:
         raise ConfigError(
             f"cannot write --output {output}: {exc.strerror or exc}; give a path in a "
