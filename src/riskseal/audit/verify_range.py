@@ -23,13 +23,14 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastavro import reader
 
 from riskseal.block import FORMAT_VERSION, META_FORMAT, META_HEADER, META_SIGNATURE, BlockHeader
 from riskseal.errors import ConfigError, InvalidBlockError
+from riskseal.timestamps import DAY_MS, iso_ms
 
 _SEQ = re.compile(r"\d+")
 
@@ -144,20 +145,14 @@ def parse_bound(text: str | None, *, chain_given: bool, is_end: bool) -> tuple[s
             )
         return "seq", int(text)
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            moment = datetime.combine(day, time(), tzinfo=UTC)
-            if is_end:
-                return "time", _ms(moment + timedelta(days=1)) - 1
-            return "time", _ms(moment)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        start = iso_ms(text)
     except ValueError:
         raise ConfigError(
             f"{text!r} is neither an ISO time (2026-01-31, 2026-01-31T12:00:00Z) nor a block number"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return "time", _ms(moment)
+    if len(text) == 10 and is_end:  # a date alone: to the end of that day
+        return "time", start + DAY_MS - 1
+    return "time", start
 
 
 def range_from_bounds(
@@ -175,10 +170,6 @@ def range_from_bounds(
     if first is not None and last is not None and last < first:
         raise ConfigError("--to is before --from: the range is empty")
     return VerifyRange(kind, first, last)
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _end(value: int | None, default: str) -> str:

@@ -10,7 +10,6 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -35,6 +34,7 @@ from riskseal.generator.simulation import Simulation, simulate
 from riskseal.generator.tally import Tally
 from riskseal.sdk.client import AuditClient
 from riskseal.sdk.delivery import DeliveryFailure
+from riskseal.timestamps import iso_text
 
 MAX_FAILURES_SHOWN = 20
 
@@ -176,7 +176,7 @@ def _run(simulation: Simulation, sink: Sink, limits: RunLimits) -> Tally:
         disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task(
-            "generating", total=total or config.span_ms, count=0, clock=_iso(config.start_ms)
+            "generating", total=total or config.span_ms, count=0, clock=iso_text(config.start_ms)
         )
 
         def report(tally: Tally) -> None:
@@ -190,7 +190,7 @@ def _show(
 ) -> None:
     clock = tally.last_ms if tally.last_ms is not None else config.start_ms
     done = tally.events if total else min(config.span_ms, clock - config.start_ms)
-    bar.update(task, completed=done, count=tally.events, clock=_iso(clock))
+    bar.update(task, completed=done, count=tally.events, clock=iso_text(clock))
 
 
 @contextmanager
@@ -231,7 +231,7 @@ def _print_summary(
     kinds = ", ".join(f"{name}s {count}" for name, count in sorted(tally.by_kind.items()))
     to.out(f"events: {tally.events} ({kinds or 'none'}) from {len(tally.users)} users")
     if tally.first_ms is not None and tally.last_ms is not None:
-        to.out(f"simulated: {_iso(tally.first_ms)} .. {_iso(tally.last_ms)}")
+        to.out(f"simulated: {iso_text(tally.first_ms)} .. {iso_text(tally.last_ms)}")
     attacks = tally.attacks_by_kind()
     truths = []
     for label, count in sorted(tally.by_truth.items()):
@@ -243,7 +243,3 @@ def _print_summary(
     to.out(f"actions: {actions or 'none'}")
     if failures is not None:
         to.out(f"delivered: {tally.events - len(failures)}, not delivered: {len(failures)}")
-
-
-def _iso(time_ms: int) -> str:
-    return datetime.fromtimestamp(time_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

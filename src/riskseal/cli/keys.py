@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from riskseal.keys import FileSigner
 from riskseal.s3client import s3_client_for
 from riskseal.sealer import keyring
 from riskseal.sealer.store import S3BlockStore
+from riskseal.timestamps import iso_ms, iso_text
 
 _DURATION = re.compile(r"(\d+)(s|m|h|d)")
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -104,7 +104,7 @@ def rotate(
     err.print(f"OK: published key manifest version {manifest.version}")
     if cut_over_ms is not None:
         err.print(
-            f"{old_signer.key_id} may sign until {keyring.format_ms(cut_over_ms)}: start the "
+            f"{old_signer.key_id} may sign until {iso_text(cut_over_ms)}: start the "
             f"sealers with {new_signer.key_id} before then (a sealer still on the old key stops "
             f"{keyring.RETIREMENT_LEAD_S:g} s before)",
             markup=False,
@@ -124,12 +124,9 @@ def parse_cut_over(text: str, now_ms: int) -> int | None:
     if delay is not None:
         return now_ms + int(delay.group(1)) * _UNIT_MS[delay.group(2)]
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return iso_ms(text)
     except ValueError:
         raise ConfigError(
             f"--cut-over {text!r} is not `now`, a delay (90s, 15m, 2h, 1d) or an ISO time "
             "(2026-12-01T18:00Z)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)

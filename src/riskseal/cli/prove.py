@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +24,7 @@ from riskseal.cli._common import (
 )
 from riskseal.cli._trail_options import LocalCopyOption
 from riskseal.errors import ConfigError, IntegrityError
+from riskseal.timestamps import iso_text
 
 _VERSION_NAME = re.compile(r"[0-9]{6}")
 """A key manifest version's name in its folder (``manifest_key``'s last part)."""
@@ -112,7 +112,7 @@ def verify_proof(
         f"record {record.topic}/{record.partition}@{record.offset} is in block "
         f"{proved.header.seq} of {proved.header.chain_id}, signed by {proved.signer}, "
         f"covered by a checkpoint of {proved.checkpoint.size} blocks signed at "
-        f"{datetime.fromtimestamp(proved.checkpoint_time_ms / 1000, UTC):%Y-%m-%dT%H:%M:%SZ}",
+        f"{iso_text(proved.checkpoint_time_ms)}",
         markup=False,
     )
     if manifest is None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from riskseal.contract.validation import MAX_TIMESTAMP_MS
 from riskseal.errors import ConfigError
 from riskseal.generator.model import NORMAL, AttackKind
+from riskseal.timestamps import iso_ms
 
 DAY_MS = 86_400_000
 MAX_SIM_DAYS = 3_660
@@ -117,12 +118,9 @@ def resolve_scenarios(names: Iterable[str]) -> frozenset[AttackKind]:
 def parse_start(text: str) -> int:
     """ms since the epoch of an ISO date or date-time; naive means UTC."""
     try:
-        moment = datetime.fromisoformat(text)
+        return iso_ms(text)
     except ValueError:
         raise ConfigError(
             f"--start {text!r} is not an ISO date or date-time (e.g. 2025-01-06 or "
             "2025-01-06T08:00:00Z)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)

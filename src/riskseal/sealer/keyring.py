@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from riskseal.audit.manifest_checks import follow_versions
 from riskseal.block import CLOCK_SKEW_MS
 from riskseal.errors import ConfigError, IntegrityError
-from riskseal.keys import SignatureError, Signer
+from riskseal.keys import SignatureError, Signer, VerifierKey
 from riskseal.manifest import KeyManifest, ManifestError, first_manifest, manifest_key, rotated
 from riskseal.note import NoteError
 from riskseal.sealer.store import BlockStore
+from riskseal.timestamps import iso_text
 
 MANIFEST_MAX_AGE_S = 30.0
 """A sealer signs only with a key manifest it read successfully within this long
@@ -86,7 +86,7 @@ def ensure_signer_listed(store: BlockStore, prefix: str, signer: Signer) -> KeyM
     cut_over = due_cut_over(manifest, signer.key_id, now)
     if cut_over is not None:
         raise ConfigError(
-            f"signing key {signer.key_id} retires at {format_ms(cut_over)} "
+            f"signing key {signer.key_id} retires at {iso_text(cut_over)} "
             f"(key manifest version {manifest.version}); start the sealer with the key that "
             "took over (RISKSEAL_SIGNING_KEY_FILE)"
         )
@@ -112,12 +112,6 @@ def earliest_cut_over_ms(now: int) -> int:
     return now + int(ahead_s * 1000)
 
 
-def format_ms(time_ms: int) -> str:
-    """A time in ms since the epoch as ISO-8601 UTC, to the second."""
-    moment = datetime.fromtimestamp(time_ms / 1000, tz=UTC)
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def check_cut_over(cut_over_ms: int, now: int) -> None:
     """ConfigError unless a cut-over scheduled at ``now`` is at least
     :func:`earliest_cut_over_ms` ahead, which running sealers are sure to see in time."""
@@ -126,10 +120,10 @@ def check_cut_over(cut_over_ms: int, now: int) -> None:
         return
     past = " is in the past:" if cut_over_ms < now else " is too soon:"
     raise ConfigError(
-        f"the cut-over {format_ms(cut_over_ms)}{past} running sealers read the key manifest "
+        f"the cut-over {iso_text(cut_over_ms)}{past} running sealers read the key manifest "
         f"at least every {MANIFEST_MAX_AGE_S:g} s, their clocks may be "
         f"{ROTATION_CLOCK_SKEW_S:g} s off, and they stop {RETIREMENT_LEAD_S:g} s before the "
-        f"cut-over, so give {format_ms(earliest)} or later, or stop every sealer and give "
+        f"cut-over, so give {iso_text(earliest)} or later, or stop every sealer and give "
         "--cut-over now"
     )
 
@@ -147,33 +141,39 @@ def publish_rotation(
     """
     if new.key_id == old.key_id:
         raise ConfigError(f"--old and --new are the same key ({old.key_id}): generate a new one")
-    manifest = latest_manifest(store, prefix)
-    if manifest is None:
+    versions = manifest_versions(store, prefix)
+    if not versions:
         raise ConfigError("no key manifest in the bucket yet; start the sealer first")
+    trusted = [entry.key for entry in KeyManifest.parse(versions[0]).entries]
+    manifest = _followed_as_verify_does(versions, trusted)
     if manifest.entry(old.key_id) is None:
         raise ConfigError(f"{old.key_id} is not in key manifest version {manifest.version}")
     known = manifest.entry(new.key_id)
     if known is not None and known.valid_until_ms is not None:
         raise ConfigError(
             f"{new.key_id} is in key manifest version {manifest.version} with an end "
-            f"({format_ms(known.valid_until_ms)}), and no key can extend its own validity: "
+            f"({iso_text(known.valid_until_ms)}), and no key can extend its own validity: "
             "take over with a newly generated key"
         )
-    versions = manifest_versions(store, prefix)
     now = now_ms()
     if cut_over_ms is not None:
         check_cut_over(cut_over_ms, now)
     next_manifest = rotated(manifest, old, new, now, cut_over_ms)
     data = next_manifest.sign([old, new])
-    first = KeyManifest.parse(versions[0])
+    _followed_as_verify_does([*versions, data], trusted)
+    store.create(manifest_key(prefix, next_manifest.version), data)
+    return next_manifest
+
+
+def _followed_as_verify_does(versions: list[bytes], trusted: list[VerifierKey]) -> KeyManifest:
+    """The newest of ``versions`` by ``riskseal verify``'s rules (docs/FORMAT.md, "Keys");
+    ConfigError when it would refuse one, since a version is locked once written."""
     try:
-        follow_versions([*versions, data], [entry.key for entry in first.entries])
+        return follow_versions(versions, trusted)
     except IntegrityError as exc:
         raise ConfigError(
             f"nothing was published: `riskseal verify` would refuse it ({exc})"
         ) from exc
-    store.create(manifest_key(prefix, next_manifest.version), data)
-    return next_manifest
 
 
 def manifest_versions(store: BlockStore, prefix: str) -> list[bytes]:

@@ -12,6 +12,7 @@ from riskseal.errors import RiskSealError, StorageUnavailableError
 from riskseal.manifest import KeyManifest
 from riskseal.sealer import keyring
 from riskseal.sealer.store import BlockStore
+from riskseal.timestamps import iso_text
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,6 @@ class ManifestWatch:
         log.warning(
             "signing key %s retires at %s (key manifest version %d): this sealer stops "
             "%.0f s before; start the sealers with the key that took over before then",
-            self.key_id, keyring.format_ms(end), self.manifest.version,
+            self.key_id, iso_text(end), self.manifest.version,
             keyring.RETIREMENT_LEAD_S,
         )  # fmt: skip

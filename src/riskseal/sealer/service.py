@@ -49,6 +49,7 @@ from riskseal.sealer.metrics import SealerMetrics
 from riskseal.sealer.store import BlockStore
 from riskseal.sealer.writer import BlockWriter, CheckpointJob, PartitionState, SealJob
 from riskseal.settings import Settings
+from riskseal.timestamps import iso_text
 
 __all__ = [
     "CONSUME_BATCH",
@@ -344,7 +345,7 @@ class Sealer:
         if cut_over is None:
             return False
         self.retired = (
-            f"signing key {self.signer.key_id} retires at {keyring.format_ms(cut_over)} (key "
+            f"signing key {self.signer.key_id} retires at {iso_text(cut_over)} (key "
             f"manifest version {self.manifest_watch.manifest.version}); the sealer sealed what "
             "it held and stopped: start it with the key that took over "
             "(RISKSEAL_SIGNING_KEY_FILE)"

@@ -19,11 +19,11 @@ from riskseal.sealer.keyring import (
     due_cut_over,
     earliest_cut_over_ms,
     ensure_signer_listed,
-    format_ms,
     manifest_versions,
     publish_rotation,
 )
 from riskseal.sealer.store import MemoryBlockStore
+from riskseal.timestamps import iso_text
 
 MINUTE_MS = 60_000
 NOW_MS = 1_790_000_000_000  # 2026-09-21T14:13:20Z
@@ -124,7 +124,7 @@ def test_a_sealer_does_not_start_with_a_key_about_to_retire(clock: Callable[[int
     cut_over = NOW_MS + LEAD_MS // 2
     publish_rotation(store, "p", old, new, cut_over)
     clock(NOW_MS)
-    with pytest.raises(ConfigError, match=f"retires at {format_ms(cut_over)}.*took over"):
+    with pytest.raises(ConfigError, match=f"retires at {iso_text(cut_over)}.*took over"):
         ensure_signer_listed(store, "p", old)
     assert ensure_signer_listed(store, "p", new).version == 1
 

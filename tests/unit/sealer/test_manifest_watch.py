@@ -13,6 +13,7 @@ from riskseal.manifest import KeyManifest, first_manifest, manifest_key, rotated
 from riskseal.sealer import keyring
 from riskseal.sealer.manifest_watch import RETRY_AFTER_FAILURE_S, ManifestWatch
 from riskseal.sealer.store import MemoryBlockStore
+from riskseal.timestamps import iso_text
 
 NOW_MS = 1_790_000_000_000
 CUT_OVER_MS = NOW_MS + 600_000
@@ -156,7 +157,7 @@ def test_the_cut_over_is_due_a_lead_before_it_by_the_latest_date_a_block_could_t
         watch.refresh()
     announced = [r.getMessage() for r in caplog.records if "retires at" in r.getMessage()]
     assert announced == [
-        f"signing key {old.key_id} retires at {keyring.format_ms(CUT_OVER_MS)} (key manifest "
+        f"signing key {old.key_id} retires at {iso_text(CUT_OVER_MS)} (key manifest "
         f"version 1): this sealer stops {keyring.RETIREMENT_LEAD_S:.0f} s before; start the "
         "sealers with the key that took over before then"
     ]
